@@ -1,0 +1,111 @@
+//! The command line (clap). `planbase` with no subcommand serves.
+
+mod files;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "planbase",
+    version,
+    about = "Storage server for AI-agent applications"
+)]
+pub struct Cli {
+    /// Config file (default: ./config.toml when present). Also PLANBASE_CONFIG.
+    #[arg(long, global = true, env = "PLANBASE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory; overrides storage.db_root, DB_ROOT and PLANBASE_STORAGE_DB_ROOT.
+    #[arg(long, global = true)]
+    pub db_root: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API.
+    Serve(ServeArgs),
+    /// Upgrade every file under DB_ROOT to the current schema.
+    Migrate {
+        /// Only report what would be upgraded.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Run integrity_check over every file; exits non-zero on any problem.
+    Check,
+    /// Print the effective config (secrets redacted).
+    Config,
+    /// Run a benchmark (`storage`) and print its table.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Listen address, host:port (overrides server.bind).
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Allow a non-loopback bind without authentication.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// Parses arguments, runs the command and returns the process exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let bind = match &cli.command {
+        Some(Command::Serve(a)) => a.bind.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        db_root: cli.db_root.clone(),
+        bind,
+    };
+    let config = match Config::from_env(cli.config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    crate::telemetry::init(config.server.log_format);
+    let result = match cli.command {
+        None => serve(config, &ServeArgs::default()),
+        Some(Command::Serve(args)) => serve(config, &args),
+        Some(Command::Migrate { dry_run }) => files::migrate(&config, dry_run),
+        Some(Command::Check) => files::check(&config),
+        Some(Command::Config) => {
+            print!("{}", config.to_redacted_toml());
+            Ok(())
+        }
+        Some(Command::Bench(args)) => crate::bench::run(&config, args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+/// One line on stderr; the exit code says it failed.
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    let line = e.to_string().replace('\n', " ");
+    eprintln!("planbase: {line}");
+    ExitCode::FAILURE
+}
+
+fn serve(config: Config, args: &ServeArgs) -> anyhow::Result<()> {
+    let ip = config.server.bind.ip();
+    if !ip.is_loopback() && config.auth.mode == crate::config::AuthMode::None && !args.insecure {
+        anyhow::bail!(
+            "server.bind: {ip} is not loopback and auth.mode is none; set auth.mode = \"token\" or pass --insecure"
+        );
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let app = crate::App::build(config).await?;
+        app.run_until_stopped().await
+    })
+}

@@ -1,0 +1,147 @@
+//! Planbase: a storage server for AI-agent applications.
+//!
+//! Dependencies point one way: `api → domain (registry, …) → storage`; `error`, `config` and
+//! `clock` are shared by all.
+
+pub mod api;
+pub mod bench;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod registry;
+pub mod storage;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use axum::Router;
+use tokio::sync::Notify;
+
+use api::{AppState, SharedState};
+use config::Config;
+use storage::lock::RootLock;
+use storage::{DbRoot, Storage};
+
+/// A built server: DB_ROOT locked and migrated, listener bound, not yet serving.
+pub struct App {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    state: SharedState,
+    stop: Arc<Notify>,
+    _lock: RootLock,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        Self::build_with_routes(config, Router::new()).await
+    }
+
+    /// Like [`App::build`] with extra routes merged in under the same middleware; tests use it
+    /// to probe extractors and layers with routes of their own.
+    pub async fn build_with_routes(
+        config: Config,
+        extra: Router<SharedState>,
+    ) -> anyhow::Result<App> {
+        let root = DbRoot::new(&config.storage.db_root);
+        std::fs::create_dir_all(root.path())
+            .with_context(|| format!("storage.db_root: cannot create {}", root.path().display()))?;
+        let lock = RootLock::acquire(&root)?;
+        let cfg = config.storage.clone();
+        let storage = tokio::task::spawn_blocking(move || Storage::open(&cfg))
+            .await?
+            .map_err(|e| anyhow::anyhow!("{}", e.operator_message()))?;
+        let pool = storage.shared.registry.clone();
+        let prev = storage::pools::with_conn(&pool, registry::store::begin_run).await?;
+        if !prev.clean_shutdown && prev.last_flush_at.is_some() {
+            tracing::warn!(last_flush_at = ?prev.last_flush_at, "the previous run did not stop cleanly");
+        }
+        let listener = tokio::net::TcpListener::bind(config.server.bind)
+            .await
+            .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;
+        let state = Arc::new(AppState {
+            config,
+            storage,
+            started: Instant::now(),
+            ready: AtomicBool::new(false),
+        });
+        let router = api::with_layers(api::routes().merge(extra), state.clone());
+        state.ready.store(true, Ordering::Release);
+        Ok(App {
+            listener,
+            router,
+            state,
+            stop: Arc::new(Notify::new()),
+            _lock: lock,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn state(&self) -> SharedState {
+        self.state.clone()
+    }
+
+    /// Notifying it stops the server as SIGTERM would.
+    pub fn stop_handle(&self) -> Arc<Notify> {
+        self.stop.clone()
+    }
+
+    /// Serves until SIGINT, SIGTERM or the stop handle; then drains requests, commits queued
+    /// writes, checkpoints and closes every shard, and records a clean stop.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let App {
+            listener,
+            router,
+            state,
+            stop,
+            _lock,
+        } = self;
+        tracing::info!(addr = %listener.local_addr()?, db_root = %state.storage.root.path().display(), "serving");
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown_signal(stop))
+            .await?;
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || st.storage.shards.shutdown()).await?;
+        let now = clock::now();
+        storage::pools::with_conn(&state.storage.shared.registry, move |c| {
+            registry::store::end_run(c, &now)
+        })
+        .await?;
+        tracing::info!("stopped cleanly");
+        drop(_lock);
+        Ok(())
+    }
+}
+
+async fn shutdown_signal(stop: Arc<Notify>) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+        _ = stop.notified() => {},
+    }
+    tracing::info!("shutting down");
+}

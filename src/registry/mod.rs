@@ -1,0 +1,4 @@
+//! The registry (`main/registry.sqlite`): the index of projects, sessions and jobs. Everything
+//! in it can be rebuilt from the shards; this module holds its SQL.
+
+pub mod store;

@@ -1,0 +1,196 @@
+//! The writer threads: group commit per shard.
+//!
+//! Shards are hashed onto a small fixed set of threads. A thread takes everything queued,
+//! groups it by shard (keeping arrival order), and commits each group in one `BEGIN
+//! IMMEDIATE` transaction with one SAVEPOINT per request, so a closure that fails rolls back
+//! only itself. Each request is answered only after COMMIT. If the COMMIT itself fails, the
+//! group is retried one request per transaction, so one bad request fails alone.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::handle::ShardHandle;
+use crate::error::{AppError, AppResult};
+
+/// Most requests committed in one transaction: bounds latency of the first in a batch.
+const MAX_BATCH: usize = 256;
+
+/// A type-erased write request.
+pub(super) trait WriteJob: Send {
+    fn handle(&self) -> &Arc<ShardHandle>;
+    /// Runs the closure inside the current savepoint; keeps its result. Returns success.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller: the closure's result if the transaction committed.
+    fn finish(self: Box<Self>, commit: Result<(), AppError>);
+}
+
+pub(super) struct Job<T, F> {
+    pub handle: Arc<ShardHandle>,
+    pub f: F,
+    pub out: Option<AppResult<T>>,
+    pub reply: Option<oneshot::Sender<AppResult<T>>>,
+    pub span: tracing::Span,
+}
+
+impl<T, F> WriteJob for Job<T, F>
+where
+    T: Send + 'static,
+    F: Fn(&Connection) -> AppResult<T> + Send + 'static,
+{
+    fn handle(&self) -> &Arc<ShardHandle> {
+        &self.handle
+    }
+
+    fn run(&mut self, conn: &Connection) -> bool {
+        let _entered = self.span.enter();
+        let r = (self.f)(conn);
+        let ok = r.is_ok();
+        self.out = Some(r);
+        ok
+    }
+
+    fn finish(mut self: Box<Self>, commit: Result<(), AppError>) {
+        let result = match (self.out.take(), commit) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            (_, Err(e)) => Err(e),
+            (None, Ok(())) => Err(AppError::internal("write job finished without running")),
+        };
+        if let Some(tx) = self.reply.take() {
+            let _ = tx.send(result); // the caller may have gone away; the write stands.
+        }
+    }
+}
+
+pub(super) enum Msg {
+    Job(Box<dyn WriteJob>),
+    Stop,
+}
+
+#[derive(Default)]
+pub struct WriterStats {
+    pub batches: AtomicU64,
+    pub writes: AtomicU64,
+    pub batch_retries: AtomicU64,
+}
+
+pub(super) struct WriterPool {
+    pub senders: Vec<Sender<Msg>>,
+    threads: parking_lot::Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl WriterPool {
+    pub fn start(n: usize, stats: Arc<WriterStats>) -> WriterPool {
+        let mut senders = Vec::with_capacity(n);
+        let mut threads = Vec::with_capacity(n);
+        for i in 0..n {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            senders.push(tx);
+            let stats = stats.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("shard-writer-{i}"))
+                .spawn(move || writer_loop(rx, stats))
+                .expect("spawn writer thread");
+            threads.push(t);
+        }
+        WriterPool {
+            senders,
+            threads: parking_lot::Mutex::new(threads),
+        }
+    }
+
+    /// Stops every thread after it has committed what was queued before the stop.
+    pub fn stop(&self) {
+        for s in &self.senders {
+            let _ = s.send(Msg::Stop);
+        }
+        for t in self.threads.lock().drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn writer_loop(rx: Receiver<Msg>, stats: Arc<WriterStats>) {
+    while let Ok(first) = rx.recv() {
+        let mut stop = false;
+        let mut batch = Vec::new();
+        let mut push = |m: Msg, batch: &mut Vec<Box<dyn WriteJob>>| match m {
+            Msg::Job(j) => batch.push(j),
+            Msg::Stop => stop = true,
+        };
+        push(first, &mut batch);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(m) => push(m, &mut batch),
+                Err(_) => break,
+            }
+        }
+        for group in group_by_shard(batch) {
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            stats
+                .writes
+                .fetch_add(group.len() as u64, Ordering::Relaxed);
+            commit_group(group, &stats);
+        }
+        if stop {
+            return;
+        }
+    }
+}
+
+/// Groups jobs by shard, each group in arrival order, groups in order of first arrival.
+fn group_by_shard(batch: Vec<Box<dyn WriteJob>>) -> Vec<Vec<Box<dyn WriteJob>>> {
+    let mut groups: Vec<Vec<Box<dyn WriteJob>>> = Vec::new();
+    for job in batch {
+        match groups
+            .iter_mut()
+            .find(|g| Arc::ptr_eq(g[0].handle(), job.handle()))
+        {
+            Some(g) => g.push(job),
+            None => groups.push(vec![job]),
+        }
+    }
+    groups
+}
+
+fn commit_group(mut jobs: Vec<Box<dyn WriteJob>>, stats: &WriterStats) {
+    let handle = jobs[0].handle().clone();
+    let conn = handle.writer.lock();
+    match run_in_tx(&conn, &mut jobs) {
+        Ok(()) => jobs.into_iter().for_each(|j| j.finish(Ok(()))),
+        Err(e) if jobs.len() == 1 => jobs.into_iter().for_each(|j| j.finish(Err(e.clone()))),
+        Err(_) => {
+            stats.batch_retries.fetch_add(1, Ordering::Relaxed);
+            for mut job in jobs {
+                let r = run_in_tx(&conn, std::slice::from_mut(&mut job));
+                job.finish(r);
+            }
+        }
+    }
+}
+
+/// One transaction, one savepoint per job. Err only when the transaction as a whole failed.
+fn run_in_tx(conn: &Connection, jobs: &mut [Box<dyn WriteJob>]) -> AppResult<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let body = (|| -> AppResult<()> {
+        for job in jobs.iter_mut() {
+            conn.execute_batch("SAVEPOINT job")?;
+            if job.run(conn) {
+                conn.execute_batch("RELEASE job")?;
+            } else {
+                conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            }
+        }
+        conn.execute_batch("COMMIT")?;
+        Ok(())
+    })();
+    if body.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    body
+}
