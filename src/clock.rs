@@ -9,11 +9,8 @@ pub fn now() -> String {
 }
 
 pub fn format(t: OffsetDateTime) -> String {
-    let f =
-        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&f)
-        .expect("UTC timestamps format")
+    let f = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.to_offset(time::UtcOffset::UTC).format(&f).expect("UTC timestamps format")
 }
 
 #[cfg(test)]

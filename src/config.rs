@@ -162,11 +162,7 @@ pub struct EmbeddingConfig {
 
 impl Default for EmbeddingConfig {
     fn default() -> Self {
-        EmbeddingConfig {
-            provider: Provider::Offline,
-            model: None,
-            dim: None,
-        }
+        EmbeddingConfig { provider: Provider::Offline, model: None, dim: None }
     }
 }
 
@@ -186,10 +182,7 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig {
-            mode: AuthMode::None,
-            public_metrics: false,
-        }
+        AuthConfig { mode: AuthMode::None, public_metrics: false }
     }
 }
 
@@ -235,12 +228,9 @@ impl Config {
         env: &[(String, String)],
         overrides: &Overrides,
     ) -> Result<Config, ConfigError> {
-        let mut tree =
-            Value::try_from(Config::default()).map_err(|e| ConfigError(e.to_string()))?;
+        let mut tree = Value::try_from(Config::default()).map_err(|e| ConfigError(e.to_string()))?;
         if let Some(text) = read_config_file(file)? {
-            let file_tree: toml::Table = text
-                .parse()
-                .map_err(|e: toml::de::Error| toml_syntax_error(&text, &e))?;
+            let file_tree: toml::Table = text.parse().map_err(|e: toml::de::Error| toml_syntax_error(&text, &e))?;
             merge(&mut tree, Value::Table(file_tree), "")?;
         }
         apply_env(&mut tree, env)?;
@@ -254,10 +244,7 @@ impl Config {
     }
 
     /// Convenience for the process: reads the real environment.
-    pub fn from_env(
-        file: Option<&std::path::Path>,
-        overrides: &Overrides,
-    ) -> Result<Config, ConfigError> {
+    pub fn from_env(file: Option<&std::path::Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
         let env: Vec<(String, String)> = std::env::vars().collect();
         Self::load(file, &env, overrides)
     }
@@ -265,27 +252,12 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let checks: [(&str, bool); 8] = [
             ("storage.max_open_shards", self.storage.max_open_shards >= 1),
-            (
-                "storage.readers_per_shard",
-                (1..=64).contains(&self.storage.readers_per_shard),
-            ),
-            (
-                "storage.max_shard_bytes",
-                self.storage.max_shard_bytes.0 >= 1 << 20,
-            ),
+            ("storage.readers_per_shard", (1..=64).contains(&self.storage.readers_per_shard)),
+            ("storage.max_shard_bytes", self.storage.max_shard_bytes.0 >= 1 << 20),
             ("limits.max_page", self.limits.max_page >= 1),
-            (
-                "limits.max_body_bytes",
-                self.limits.max_body_bytes.0 >= 1024,
-            ),
-            (
-                "server.request_timeout_ms",
-                self.server.request_timeout_ms >= 1,
-            ),
-            (
-                "storage.db_root",
-                !self.storage.db_root.as_os_str().is_empty(),
-            ),
+            ("limits.max_body_bytes", self.limits.max_body_bytes.0 >= 1024),
+            ("server.request_timeout_ms", self.server.request_timeout_ms >= 1),
+            ("storage.db_root", !self.storage.db_root.as_os_str().is_empty()),
             ("limits.max_parts", self.limits.max_parts >= 1),
         ];
         match checks.iter().find(|(_, ok)| !ok) {
@@ -317,14 +289,8 @@ fn read_config_file(file: Option<&std::path::Path>) -> Result<Option<String>, Co
 }
 
 fn toml_syntax_error(text: &str, e: &toml::de::Error) -> ConfigError {
-    let line = e
-        .span()
-        .map(|s| text[..s.start].lines().count().max(1))
-        .unwrap_or(0);
-    ConfigError(format!(
-        "config.toml line {line}: {}",
-        first_line(e.message())
-    ))
+    let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
+    ConfigError(format!("config.toml line {line}: {}", first_line(e.message())))
 }
 
 fn first_line(s: &str) -> &str {
@@ -338,11 +304,7 @@ fn merge(dst: &mut Value, src: Value, prefix: &str) -> Result<(), ConfigError> {
         return Ok(());
     };
     for (k, v) in src {
-        let path = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
+        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
         let Some(table) = dst.as_table_mut() else {
             return Err(ConfigError(format!("{path}: unknown key")));
         };
@@ -352,9 +314,7 @@ fn merge(dst: &mut Value, src: Value, prefix: &str) -> Result<(), ConfigError> {
         }
         match (table.get_mut(&k), v) {
             (Some(d @ Value::Table(_)), v @ Value::Table(_)) => merge(d, v, &path)?,
-            (Some(Value::Table(_)), _) => {
-                return Err(ConfigError(format!("{path}: expected a table")))
-            }
+            (Some(Value::Table(_)), _) => return Err(ConfigError(format!("{path}: expected a table"))),
             (_, v) => {
                 table.insert(k, v);
             }
@@ -365,12 +325,7 @@ fn merge(dst: &mut Value, src: Value, prefix: &str) -> Result<(), ConfigError> {
 
 /// Keys whose default is "unset", so they are absent from the serialized defaults.
 fn optional_keys() -> &'static [&'static str] {
-    &[
-        "llm.model",
-        "llm.base_url",
-        "embedding.model",
-        "embedding.dim",
-    ]
+    &["llm.model", "llm.base_url", "embedding.model", "embedding.dim"]
 }
 
 /// `PLANBASE_<SECTION>_<KEY>`; `DB_ROOT` as the seed names it, `PLANBASE_STORAGE_DB_ROOT` wins.
@@ -385,9 +340,7 @@ fn apply_env(tree: &mut Value, env: &[(String, String)]) -> Result<(), ConfigErr
                 continue;
             }
             let Some((section, key)) = rest.split_once('_') else {
-                return Err(ConfigError(format!(
-                    "{name}: not a PLANBASE_<SECTION>_<KEY> variable"
-                )));
+                return Err(ConfigError(format!("{name}: not a PLANBASE_<SECTION>_<KEY> variable")));
             };
             format!("{}.{}", section.to_lowercase(), key.to_lowercase())
         } else {
@@ -413,31 +366,20 @@ fn apply_overrides(tree: &mut Value, o: &Overrides) -> Result<(), ConfigError> {
 /// checked when the whole tree is deserialized).
 fn set_key(tree: &mut Value, key: &str, raw: &str) -> Result<(), String> {
     let (section, field) = key.split_once('.').ok_or("unknown key")?;
-    let table = tree
-        .get_mut(section)
-        .and_then(Value::as_table_mut)
-        .ok_or("unknown key")?;
+    let table = tree.get_mut(section).and_then(Value::as_table_mut).ok_or("unknown key")?;
     let current = table.get(field);
     if current.is_none() && !optional_keys().contains(&key) {
         return Err("unknown key".into());
     }
     let value = match current {
-        Some(Value::Integer(_)) => Value::Integer(
-            raw.trim()
-                .parse()
-                .map_err(|_| format!("expected an integer, got {raw:?}"))?,
-        ),
-        Some(Value::Boolean(_)) => Value::Boolean(
-            raw.trim()
-                .parse()
-                .map_err(|_| format!("expected true or false, got {raw:?}"))?,
-        ),
+        Some(Value::Integer(_)) => {
+            Value::Integer(raw.trim().parse().map_err(|_| format!("expected an integer, got {raw:?}"))?)
+        }
+        Some(Value::Boolean(_)) => {
+            Value::Boolean(raw.trim().parse().map_err(|_| format!("expected true or false, got {raw:?}"))?)
+        }
         Some(Value::Array(_)) => Value::Array(
-            raw.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| Value::String(s.into()))
-                .collect(),
+            raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| Value::String(s.into())).collect(),
         ),
         _ => match raw.trim().parse::<i64>() {
             Ok(n) if key == "embedding.dim" => Value::Integer(n),
@@ -450,10 +392,7 @@ fn set_key(tree: &mut Value, key: &str, raw: &str) -> Result<(), String> {
 
 fn is_secret_key(k: &str) -> bool {
     let k = k.to_ascii_lowercase();
-    ["secret", "password", "token", "api_key"]
-        .iter()
-        .any(|s| k.ends_with(s))
-        && !k.ends_with("_env")
+    ["secret", "password", "token", "api_key"].iter().any(|s| k.ends_with(s)) && !k.ends_with("_env")
 }
 
 fn redact(v: &mut Value) {

@@ -44,12 +44,7 @@ impl std::ops::DerefMut for AppError {
 }
 
 impl AppError {
-    pub fn new(
-        status: u16,
-        code: &'static str,
-        kind: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(status: u16, code: &'static str, kind: &'static str, message: impl Into<String>) -> Self {
         AppError(Box::new(ErrorInfo {
             code,
             kind,
@@ -67,8 +62,7 @@ impl AppError {
     }
 
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
-        Self::new(400, "validation_failed", "request", message)
-            .with_details(json!({ "field": field }))
+        Self::new(400, "validation_failed", "request", message).with_details(json!({ "field": field }))
     }
 
     /// `code` is `not_found` or `<thing>_not_found`.
@@ -81,35 +75,17 @@ impl AppError {
     }
 
     pub fn storage_busy() -> Self {
-        Self::new(
-            503,
-            "storage_busy",
-            "storage",
-            "the database is busy; retry shortly",
-        )
-        .retryable()
+        Self::new(503, "storage_busy", "storage", "the database is busy; retry shortly").retryable()
     }
 
     pub fn storage_full() -> Self {
-        Self::new(
-            507,
-            "storage_full",
-            "storage",
-            "storage is full; reads keep working",
-        )
+        Self::new(507, "storage_full", "storage", "storage is full; reads keep working")
     }
 
     pub fn shard_unavailable() -> Self {
-        Self::new(
-            503,
-            "shard_unavailable",
-            "storage",
-            "this database file is unavailable",
-        )
-        .retryable()
-        .with_suggestion(
-            "the file failed an integrity check; an operator can inspect DB_ROOT/quarantine/",
-        )
+        Self::new(503, "shard_unavailable", "storage", "this database file is unavailable")
+            .retryable()
+            .with_suggestion("the file failed an integrity check; an operator can inspect DB_ROOT/quarantine/")
     }
 
     /// A bug or an unexpected environment failure. The cause goes to the log only.
@@ -142,9 +118,7 @@ impl AppError {
     /// For operators (CLI output, start-up failures): the internal cause when there is one,
     /// else the client message. Never sent over HTTP.
     pub fn operator_message(&self) -> String {
-        self.internal
-            .clone()
-            .unwrap_or_else(|| self.message.clone())
+        self.internal.clone().unwrap_or_else(|| self.message.clone())
     }
 
     /// The JSON body of DESIGN.md §6.
@@ -164,27 +138,12 @@ impl AppError {
     pub fn from_status(status: u16) -> Self {
         match status {
             400 => Self::bad_request("the request could not be understood"),
-            401 => Self::new(
-                401,
-                "unauthorized",
-                "auth",
-                "missing or invalid credentials",
-            ),
+            401 => Self::new(401, "unauthorized", "auth", "missing or invalid credentials"),
             403 => Self::new(403, "forbidden", "auth", "not allowed"),
             404 => Self::not_found("not_found", "route", "no such route"),
-            405 => Self::new(
-                405,
-                "method_not_allowed",
-                "route",
-                "method not allowed on this route",
-            ),
+            405 => Self::new(405, "method_not_allowed", "route", "method not allowed on this route"),
             408 => Self::new(408, "timeout", "request", "the request took too long").retryable(),
-            413 => Self::new(
-                413,
-                "payload_too_large",
-                "request",
-                "the request body is too large",
-            ),
+            413 => Self::new(413, "payload_too_large", "request", "the request body is too large"),
             415 => Self::bad_request("expected `Content-Type: application/json`"),
             429 => Self::new(429, "rate_limited", "request", "too many requests").retryable(),
             503 => Self::new(503, "unavailable", "server", "service unavailable").retryable(),
@@ -210,13 +169,9 @@ impl From<rusqlite::Error> for AppError {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode as C;
         match e.sqlite_error_code() {
-            Some(C::DatabaseBusy) | Some(C::DatabaseLocked) => {
-                AppError::storage_busy().with_internal(e)
-            }
+            Some(C::DatabaseBusy) | Some(C::DatabaseLocked) => AppError::storage_busy().with_internal(e),
             Some(C::DiskFull) => AppError::storage_full().with_internal(e),
-            Some(C::DatabaseCorrupt) | Some(C::NotADatabase) => {
-                AppError::shard_unavailable().with_internal(e)
-            }
+            Some(C::DatabaseCorrupt) | Some(C::NotADatabase) => AppError::shard_unavailable().with_internal(e),
             _ => AppError::internal(e),
         }
     }
@@ -240,22 +195,10 @@ mod tests {
 
     #[test]
     fn sqlite_codes_map_to_stable_api_codes() {
-        let busy = rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
-            None,
-        );
-        let full = rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
-            None,
-        );
-        let corrupt = rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
-            None,
-        );
-        let notadb = rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB),
-            None,
-        );
+        let busy = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY), None);
+        let full = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None);
+        let corrupt = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT), None);
+        let notadb = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB), None);
         let b = AppError::from(busy);
         assert_eq!((b.code, b.status, b.retryable), ("storage_busy", 503, true));
         assert_eq!(AppError::from(full).status, 507);

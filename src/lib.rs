@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod registry;
+pub mod script;
 pub mod storage;
 pub mod telemetry;
 
@@ -43,10 +44,7 @@ impl App {
 
     /// Like [`App::build`] with extra routes merged in under the same middleware; tests use it
     /// to probe extractors and layers with routes of their own.
-    pub async fn build_with_routes(
-        config: Config,
-        extra: Router<SharedState>,
-    ) -> anyhow::Result<App> {
+    pub async fn build_with_routes(config: Config, extra: Router<SharedState>) -> anyhow::Result<App> {
         let root = DbRoot::new(&config.storage.db_root);
         std::fs::create_dir_all(root.path())
             .with_context(|| format!("storage.db_root: cannot create {}", root.path().display()))?;
@@ -63,21 +61,10 @@ impl App {
         let listener = tokio::net::TcpListener::bind(config.server.bind)
             .await
             .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;
-        let state = Arc::new(AppState {
-            config,
-            storage,
-            started: Instant::now(),
-            ready: AtomicBool::new(false),
-        });
+        let state = Arc::new(AppState { config, storage, started: Instant::now(), ready: AtomicBool::new(false) });
         let router = api::with_layers(api::routes().merge(extra), state.clone());
         state.ready.store(true, Ordering::Release);
-        Ok(App {
-            listener,
-            router,
-            state,
-            stop: Arc::new(Notify::new()),
-            _lock: lock,
-        })
+        Ok(App { listener, router, state, stop: Arc::new(Notify::new()), _lock: lock })
     }
 
     pub fn port(&self) -> u16 {
@@ -85,9 +72,7 @@ impl App {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("bound listener has an address")
+        self.listener.local_addr().expect("bound listener has an address")
     }
 
     pub fn state(&self) -> SharedState {
@@ -102,24 +87,13 @@ impl App {
     /// Serves until SIGINT, SIGTERM or the stop handle; then drains requests, commits queued
     /// writes, checkpoints and closes every shard, and records a clean stop.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let App {
-            listener,
-            router,
-            state,
-            stop,
-            _lock,
-        } = self;
+        let App { listener, router, state, stop, _lock } = self;
         tracing::info!(addr = %listener.local_addr()?, db_root = %state.storage.root.path().display(), "serving");
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown_signal(stop))
-            .await?;
+        axum::serve(listener, router).with_graceful_shutdown(shutdown_signal(stop)).await?;
         let st = state.clone();
         tokio::task::spawn_blocking(move || st.storage.shards.shutdown()).await?;
         let now = clock::now();
-        storage::pools::with_conn(&state.storage.shared.registry, move |c| {
-            registry::store::end_run(c, &now)
-        })
-        .await?;
+        storage::pools::with_conn(&state.storage.shared.registry, move |c| registry::store::end_run(c, &now)).await?;
         tracing::info!("stopped cleanly");
         drop(_lock);
         Ok(())

@@ -22,9 +22,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
         if !json_type {
-            return Err(AppError::bad_request(
-                "expected `Content-Type: application/json`",
-            ));
+            return Err(AppError::bad_request("expected `Content-Type: application/json`"));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status().as_u16() == 413 {
@@ -44,11 +42,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_data() {
-            let field = if path == "." {
-                "body".to_string()
-            } else {
-                path
-            };
+            let field = if path == "." { "body".to_string() } else { path };
             AppError::validation(&field, format!("{field}: {inner}"))
         } else {
             AppError::bad_request(format!("invalid JSON: {inner}"))
@@ -66,15 +60,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
         let q = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(ApiQuery)
-            .map_err(|e| {
-                let field = e.path().to_string();
-                AppError::validation(
-                    &field,
-                    format!("query parameter {field}: {}", e.into_inner()),
-                )
-            })
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
+            let field = e.path().to_string();
+            AppError::validation(&field, format!("query parameter {field}: {}", e.into_inner()))
+        })
     }
 }
 

@@ -16,9 +16,7 @@ tokio::task_local! {
 
 /// The id of the request being served, or `-` outside a request.
 pub fn current_request_id() -> String {
-    REQUEST_ID
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| "-".into())
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".into())
 }
 
 /// A client may pass its own `x-request-id` (short, URL-safe); otherwise a UUIDv7 is made.
@@ -27,10 +25,7 @@ fn request_id_of(req: &Request) -> String {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())

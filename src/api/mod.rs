@@ -37,9 +37,7 @@ pub type SharedState = Arc<AppState>;
 
 /// The routes of Planbase, without middleware.
 pub fn routes() -> Router<SharedState> {
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
+    Router::new().route("/health", get(health::health)).route("/ready", get(health::ready))
 }
 
 /// Wraps a router in the middleware every request passes through, outermost first:
@@ -52,19 +50,12 @@ pub fn with_layers(router: Router<SharedState>, state: SharedState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(
-            cfg.limits.max_body_bytes.0 as usize,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ));
+        .layer(RequestBodyLimitLayer::new(cfg.limits.max_body_bytes.0 as usize))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
     if let Some(cors) = cors_layer(&cfg.server.cors_origins) {
         router = router.layer(cors);
     }
-    router
-        .layer(axum::middleware::from_fn(middleware::request_context))
-        .with_state(state)
+    router.layer(axum::middleware::from_fn(middleware::request_context)).with_state(state)
 }
 
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
@@ -105,8 +96,7 @@ impl IntoResponse for AppError {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = (status, Json(self.body(&request_id))).into_response();
         if self.retryable && status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut()
-                .insert("retry-after", HeaderValue::from_static("1"));
+            resp.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
         }
         resp
     }

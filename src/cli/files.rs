@@ -12,8 +12,7 @@ use crate::storage::{scan_files, DbRoot};
 
 fn progress(len: usize, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len as u64);
-    let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} files ({eta})")
-        .expect("valid template");
+    let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} files ({eta})").expect("valid template");
     pb.set_style(style.progress_chars("=> "));
     pb.set_message(what.to_string());
     pb
@@ -25,10 +24,7 @@ fn progress(len: usize, what: &str) -> ProgressBar {
 pub fn migrate(config: &Config, dry_run: bool) -> anyhow::Result<()> {
     let root = DbRoot::new(&config.storage.db_root);
     if !root.path().exists() {
-        anyhow::bail!(
-            "storage.db_root: {} does not exist; nothing to migrate",
-            root.path().display()
-        );
+        anyhow::bail!("storage.db_root: {} does not exist; nothing to migrate", root.path().display());
     }
     let _lock = RootLock::acquire(&root).map_err(|e| anyhow::anyhow!("{e}"))?;
     let pragmas = Pragmas::from_config(&config.storage);
@@ -44,30 +40,14 @@ pub fn migrate(config: &Config, dry_run: bool) -> anyhow::Result<()> {
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let verb = if dry_run {
-        "need an upgrade"
-    } else {
-        "upgraded"
-    };
-    println!(
-        "{} files, {upgraded} {verb}, {} failed",
-        files.len(),
-        failed.len()
-    );
+    let verb = if dry_run { "need an upgrade" } else { "upgraded" };
+    println!("{} files, {upgraded} {verb}, {} failed", files.len(), failed.len());
     report(failed)
 }
 
-fn migrate_one(
-    path: &Path,
-    kind: FileKind,
-    pragmas: &Pragmas,
-    dry_run: bool,
-) -> anyhow::Result<bool> {
-    let conn = connection::open(path, kind, pragmas, Mode::ReadOnly)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let version = migrate::inspect(&conn)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .user_version;
+fn migrate_one(path: &Path, kind: FileKind, pragmas: &Pragmas, dry_run: bool) -> anyhow::Result<bool> {
+    let conn = connection::open(path, kind, pragmas, Mode::ReadOnly).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let version = migrate::inspect(&conn).map_err(|e| anyhow::anyhow!("{e}"))?.user_version;
     drop(conn);
     if version == kind.latest() || dry_run {
         return Ok(version != kind.latest());
@@ -83,11 +63,7 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     let pb = progress(files.len(), "checking");
     let mut problems = Vec::new();
     for (path, kind) in &files {
-        problems.extend(
-            check_one(path, *kind)
-                .into_iter()
-                .map(|p| format!("{}: {p}", path.display())),
-        );
+        problems.extend(check_one(path, *kind).into_iter().map(|p| format!("{}: {p}", path.display())));
         pb.inc(1);
     }
     pb.finish_and_clear();

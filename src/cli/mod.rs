@@ -10,11 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, Overrides};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "planbase",
-    version,
-    about = "Storage server for AI-agent applications"
-)]
+#[command(name = "planbase", version, about = "Storage server for AI-agent applications")]
 pub struct Cli {
     /// Config file (default: ./config.toml when present). Also PLANBASE_CONFIG.
     #[arg(long, global = true, env = "PLANBASE_CONFIG")]
@@ -61,10 +57,7 @@ pub fn run() -> ExitCode {
         Some(Command::Serve(a)) => a.bind.clone(),
         _ => None,
     };
-    let overrides = Overrides {
-        db_root: cli.db_root.clone(),
-        bind,
-    };
+    let overrides = Overrides { db_root: cli.db_root.clone(), bind };
     let config = match Config::from_env(cli.config.as_deref(), &overrides) {
         Ok(c) => c,
         Err(e) => return fail(e),
@@ -101,9 +94,7 @@ fn serve(config: Config, args: &ServeArgs) -> anyhow::Result<()> {
             "server.bind: {ip} is not loopback and auth.mode is none; set auth.mode = \"token\" or pass --insecure"
         );
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let app = crate::App::build(config).await?;
         app.run_until_stopped().await

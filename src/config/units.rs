@@ -9,46 +9,30 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteSize(pub u64);
 
-const UNITS: [(&str, u64); 4] = [
-    ("GiB", 1 << 30),
-    ("MiB", 1 << 20),
-    ("KiB", 1 << 10),
-    ("B", 1),
-];
+const UNITS: [(&str, u64); 4] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)];
 
 impl ByteSize {
     pub fn parse(s: &str) -> Result<ByteSize, String> {
         let s = s.trim();
         let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
         let (num, unit) = s.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("expected a size like 512KiB or 1GiB, got {s:?}"))?;
+        let n: u64 = num.parse().map_err(|_| format!("expected a size like 512KiB or 1GiB, got {s:?}"))?;
         let unit = unit.trim();
         let mult = match unit.to_ascii_lowercase().as_str() {
             "" | "b" => 1,
             "k" | "kb" | "kib" => 1 << 10,
             "m" | "mb" | "mib" => 1 << 20,
             "g" | "gb" | "gib" => 1 << 30,
-            _ => {
-                return Err(format!(
-                    "unknown size unit {unit:?} (use B, KiB, MiB or GiB)"
-                ))
-            }
+            _ => return Err(format!("unknown size unit {unit:?} (use B, KiB, MiB or GiB)")),
         };
-        n.checked_mul(mult)
-            .map(ByteSize)
-            .ok_or_else(|| "size too large".to_string())
+        n.checked_mul(mult).map(ByteSize).ok_or_else(|| "size too large".to_string())
     }
 }
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (name, size) = UNITS
-            .iter()
-            .find(|(_, m)| self.0 != 0 && self.0.is_multiple_of(*m))
-            .copied()
-            .unwrap_or(("B", 1));
+        let (name, size) =
+            UNITS.iter().find(|(_, m)| self.0 != 0 && self.0.is_multiple_of(*m)).copied().unwrap_or(("B", 1));
         write!(f, "{} {name}", self.0 / size)
     }
 }
@@ -67,9 +51,7 @@ impl<'de> Deserialize<'de> for ByteSize {
             N(u64),
             S(String),
         }
-        match Raw::deserialize(d)
-            .map_err(|_| de::Error::custom("expected a size like 512KiB or an integer"))?
-        {
+        match Raw::deserialize(d).map_err(|_| de::Error::custom("expected a size like 512KiB or an integer"))? {
             Raw::N(n) => Ok(ByteSize(n)),
             Raw::S(s) => ByteSize::parse(&s).map_err(de::Error::custom),
         }

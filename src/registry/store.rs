@@ -16,21 +16,11 @@ pub struct RunState {
 pub fn begin_run(conn: &mut Connection) -> AppResult<RunState> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let prev = tx
-        .query_row(
-            "SELECT last_flush_at, clean_shutdown FROM flush_state WHERE id = 1",
-            [],
-            |r| {
-                Ok(RunState {
-                    last_flush_at: r.get(0)?,
-                    clean_shutdown: r.get::<_, i64>(1)? != 0,
-                })
-            },
-        )
+        .query_row("SELECT last_flush_at, clean_shutdown FROM flush_state WHERE id = 1", [], |r| {
+            Ok(RunState { last_flush_at: r.get(0)?, clean_shutdown: r.get::<_, i64>(1)? != 0 })
+        })
         .optional()?
-        .unwrap_or(RunState {
-            last_flush_at: None,
-            clean_shutdown: true,
-        });
+        .unwrap_or(RunState { last_flush_at: None, clean_shutdown: true });
     tx.execute(
         "INSERT INTO flush_state(id, last_flush_at, clean_shutdown) VALUES (1, ?1, 0)
          ON CONFLICT(id) DO UPDATE SET clean_shutdown = 0",
@@ -42,9 +32,6 @@ pub fn begin_run(conn: &mut Connection) -> AppResult<RunState> {
 
 /// Marks a clean stop: everything pending has been flushed.
 pub fn end_run(conn: &Connection, now: &str) -> AppResult<()> {
-    conn.execute(
-        "UPDATE flush_state SET clean_shutdown = 1, last_flush_at = ?1 WHERE id = 1",
-        params![now],
-    )?;
+    conn.execute("UPDATE flush_state SET clean_shutdown = 1, last_flush_at = ?1 WHERE id = 1", params![now])?;
     Ok(())
 }

@@ -20,7 +20,11 @@ pub enum Mode {
     Existing,
     /// Create the file if needed, then migrate it.
     Create,
-    /// Read-only, no migration (CLI commands beside a running server, readers).
+    /// A shard's reader: opened read-write so SQLite can create the -wal/-shm files it needs
+    /// (a truly read-only open of a WAL file without them falls back to a slow heap-memory
+    /// WAL index), but `query_only`, and never migrated.
+    Reader,
+    /// Truly read-only, no migration (CLI commands beside a running server).
     ReadOnly,
 }
 
@@ -62,9 +66,7 @@ impl Pragmas {
     pub fn apply_file(&self, conn: &Connection) -> AppResult<()> {
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(AppError::internal(format!(
-                "journal_mode is {mode}, expected wal"
-            )));
+            return Err(AppError::internal(format!("journal_mode is {mode}, expected wal")));
         }
         Ok(())
     }
@@ -74,27 +76,26 @@ impl Pragmas {
 pub fn open(path: &Path, kind: FileKind, pragmas: &Pragmas, mode: Mode) -> AppResult<Connection> {
     let base = OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
     let flags = match mode {
-        Mode::Existing => base | OpenFlags::SQLITE_OPEN_READ_WRITE,
+        Mode::Existing | Mode::Reader => base | OpenFlags::SQLITE_OPEN_READ_WRITE,
         Mode::Create => base | OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
         Mode::ReadOnly => base | OpenFlags::SQLITE_OPEN_READ_ONLY,
     };
     if mode != Mode::Create && !path.exists() {
-        return Err(AppError::not_found(
-            "not_found",
-            kind.name(),
-            format!("no such {} file", kind.name()),
-        ));
+        return Err(AppError::not_found("not_found", kind.name(), format!("no such {} file", kind.name())));
     }
     let mut conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(pragmas.busy_timeout)?;
-    migrate::check(&conn, kind)?;
+    let state = migrate::check(&conn, kind)?;
     pragmas.apply_session(&conn)?;
-    if mode == Mode::ReadOnly {
+    if matches!(mode, Mode::ReadOnly | Mode::Reader) {
         conn.execute_batch("PRAGMA query_only = ON;")?;
         return Ok(conn);
     }
     pragmas.apply_file(&conn)?;
-    migrate::migrate(&mut conn, kind)?;
+    // The common case (an up-to-date shard) takes no write lock at all: opens stay cheap.
+    if state.empty || state.user_version < kind.latest() {
+        migrate::migrate(&mut conn, kind)?;
+    }
     Ok(conn)
 }
 
@@ -103,10 +104,7 @@ pub fn open(path: &Path, kind: FileKind, pragmas: &Pragmas, mode: Mode) -> AppRe
 pub fn open_untrusted(path: &Path) -> AppResult<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
-    conn.set_db_config(
-        rusqlite::config::DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA,
-        false,
-    )?;
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
     conn.execute_batch("PRAGMA query_only = ON;")?;
     Ok(conn)
@@ -115,9 +113,7 @@ pub fn open_untrusted(path: &Path) -> AppResult<Connection> {
 /// Runs `PRAGMA integrity_check` and returns its problems (empty when the file is fine).
 pub fn integrity_problems(conn: &Connection) -> AppResult<Vec<String>> {
     let mut stmt = conn.prepare("PRAGMA integrity_check")?;
-    let rows: Vec<String> = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+    let rows: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     Ok(rows.into_iter().filter(|r| r != "ok").collect())
 }
 
@@ -135,17 +131,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.sqlite");
         let conn = open(&p, FileKind::Session, &pragmas(), Mode::Create).unwrap();
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
-        let fk: i64 = conn
-            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-            .unwrap();
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
         assert_eq!((mode.as_str(), fk), ("wal", 1));
-        assert_eq!(
-            migrate::inspect(&conn).unwrap().user_version,
-            FileKind::Session.latest()
-        );
+        assert_eq!(migrate::inspect(&conn).unwrap().user_version, FileKind::Session.latest());
     }
 
     #[test]
@@ -153,12 +142,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("missing.sqlite");
         for mode in [Mode::Existing, Mode::ReadOnly] {
-            assert_eq!(
-                open(&p, FileKind::Session, &pragmas(), mode)
-                    .unwrap_err()
-                    .status,
-                404
-            );
+            assert_eq!(open(&p, FileKind::Session, &pragmas(), mode).unwrap_err().status, 404);
         }
         assert!(!p.exists());
     }
@@ -188,17 +172,9 @@ mod tests {
     #[test]
     fn max_shard_bytes_caps_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = StorageConfig {
-            max_shard_bytes: crate::config::ByteSize(1 << 20),
-            ..Default::default()
-        };
-        let conn = open(
-            &dir.path().join("s.sqlite"),
-            FileKind::Session,
-            &Pragmas::from_config(&cfg),
-            Mode::Create,
-        )
-        .unwrap();
+        let cfg = StorageConfig { max_shard_bytes: crate::config::ByteSize(1 << 20), ..Default::default() };
+        let conn =
+            open(&dir.path().join("s.sqlite"), FileKind::Session, &Pragmas::from_config(&cfg), Mode::Create).unwrap();
         conn.execute_batch("CREATE TABLE big(b BLOB)").unwrap();
         let mut err = None;
         for _ in 0..400 {

@@ -34,23 +34,11 @@ impl RootLock {
             .open(&path)
             .map_err(|e| LockError::Io(shown.clone(), e))?;
         if file.try_lock().is_err() {
-            let pid = std::fs::read_to_string(&path)
-                .unwrap_or_default()
-                .trim()
-                .to_string();
-            return Err(LockError::Held(
-                shown,
-                if pid.is_empty() {
-                    "unknown".into()
-                } else {
-                    pid
-                },
-            ));
+            let pid = std::fs::read_to_string(&path).unwrap_or_default().trim().to_string();
+            return Err(LockError::Held(shown, if pid.is_empty() { "unknown".into() } else { pid }));
         }
         // The pid is informational only; the lock is what counts.
-        let _ = file
-            .set_len(0)
-            .and_then(|_| write!(file, "{}", std::process::id()));
+        let _ = file.set_len(0).and_then(|_| write!(file, "{}", std::process::id()));
         Ok(RootLock { _file: file })
     }
 

@@ -14,11 +14,7 @@ pub struct Lru<K, V> {
 
 impl<K: Hash + Eq + Clone, V> Default for Lru<K, V> {
     fn default() -> Self {
-        Lru {
-            entries: HashMap::new(),
-            order: BTreeMap::new(),
-            next: 0,
-        }
+        Lru { entries: HashMap::new(), order: BTreeMap::new(), next: 0 }
     }
 }
 
@@ -63,20 +59,14 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
 
     /// Removes and returns the least recently used entry for which `evictable` holds.
     pub fn pop_lru_where(&mut self, mut evictable: impl FnMut(&V) -> bool) -> Option<(K, V)> {
-        let key = self
-            .order
-            .values()
-            .find(|k| evictable(&self.entries[*k].0))?
-            .clone();
+        let key = self.order.values().find(|k| evictable(&self.entries[*k].0))?.clone();
         self.remove(&key).map(|v| (key, v))
     }
 
     /// Removes every entry, oldest first.
     pub fn drain(&mut self) -> Vec<(K, V)> {
         let keys: Vec<K> = std::mem::take(&mut self.order).into_values().collect();
-        keys.into_iter()
-            .filter_map(|k| self.entries.remove(&k).map(|(v, _)| (k, v)))
-            .collect()
+        keys.into_iter().filter_map(|k| self.entries.remove(&k).map(|(v, _)| (k, v))).collect()
     }
 
     pub fn values(&self) -> impl Iterator<Item = &V> {

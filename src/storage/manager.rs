@@ -67,15 +67,13 @@ pub struct ShardManager {
 impl ShardManager {
     pub fn new(root: DbRoot, cfg: &StorageConfig) -> ShardManager {
         let stats = ManagerStats::default();
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .clamp(2, 8);
+        // More writer threads than cores: a commit mostly waits on the file system, and fewer
+        // shards share a thread (and its queue) when there are more of them.
+        let threads = std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).clamp(4, 16);
         let writers = WriterPool::start(threads, stats.writer.clone());
         // Bounded, so evicted-but-open handles (and their fds) stay few: when the closer lags,
         // the evicting caller closes inline.
-        let (closer, rx) =
-            crossbeam_channel::bounded::<Arc<ShardHandle>>((cfg.max_open_shards / 4).clamp(1, 64));
+        let (closer, rx) = crossbeam_channel::bounded::<Arc<ShardHandle>>((cfg.max_open_shards / 4).clamp(1, 64));
         std::thread::Builder::new()
             .name("shard-closer".into())
             .spawn(move || rx.into_iter().for_each(drop))
@@ -147,22 +145,17 @@ impl ShardManager {
         F: Fn(&Connection) -> AppResult<T> + Send + 'static,
     {
         let handle = self.handle((kind, id)).await?;
+        if !handle.has_writer() {
+            let h = handle.clone();
+            tokio::task::spawn_blocking(move || h.ensure_writer()).await.map_err(AppError::internal)??;
+        }
         let (reply, rx) = oneshot::channel();
         let slot = handle.writer_slot;
-        let job = Job {
-            handle,
-            f,
-            out: None,
-            reply: Some(reply),
-            span: tracing::Span::current(),
-        };
+        let job = Job { handle, f, out: None, reply: Some(reply), span: tracing::Span::current() };
         self.inner.writers.senders[slot]
             .send(Msg::Job(Box::new(job)))
-            .map_err(|_| {
-                AppError::new(503, "unavailable", "server", "shutting down").retryable()
-            })?;
-        rx.await
-            .map_err(|_| AppError::new(503, "unavailable", "server", "shutting down").retryable())?
+            .map_err(|_| AppError::new(503, "unavailable", "server", "shutting down").retryable())?;
+        rx.await.map_err(|_| AppError::new(503, "unavailable", "server", "shutting down").retryable())?
     }
 
     /// Creates a new shard file from the migrated template, writes its base `meta` rows and
@@ -191,9 +184,7 @@ impl ShardManager {
     /// busy_timeout). Used before moving a file away (delete, quarantine).
     pub async fn close(&self, kind: ShardKind, id: Uuid) -> AppResult<()> {
         let me = self.clone();
-        tokio::task::spawn_blocking(move || me.close_blocking((kind, id)))
-            .await
-            .map_err(AppError::internal)?
+        tokio::task::spawn_blocking(move || me.close_blocking((kind, id))).await.map_err(AppError::internal)?
     }
 
     fn close_blocking(&self, key: ShardKey) -> AppResult<()> {
@@ -203,9 +194,7 @@ impl ShardManager {
             match lru.get(&key) {
                 None => return Ok(()),
                 Some(Slot::Open(h)) if Arc::strong_count(h) == 1 => {
-                    let Some(Slot::Open(h)) = lru.remove(&key) else {
-                        unreachable!()
-                    };
+                    let Some(Slot::Open(h)) = lru.remove(&key) else { unreachable!() };
                     drop(lru);
                     h.checkpoint("TRUNCATE");
                     return Ok(());
@@ -227,9 +216,7 @@ impl ShardManager {
             return Ok(h.clone());
         }
         let me = self.clone();
-        tokio::task::spawn_blocking(move || me.handle_blocking(key))
-            .await
-            .map_err(AppError::internal)?
+        tokio::task::spawn_blocking(move || me.handle_blocking(key)).await.map_err(AppError::internal)?
     }
 
     /// Returns the open handle, opening the file once if needed (single-flight).
@@ -244,10 +231,7 @@ impl ShardManager {
             }
             None => {}
         }
-        let cell = Arc::new(OpenCell {
-            done: Mutex::new(None),
-            cv: Condvar::new(),
-        });
+        let cell = Arc::new(OpenCell { done: Mutex::new(None), cv: Condvar::new() });
         lru.insert(key, Slot::Opening(cell.clone()));
         let victims = self.evict_over_cap(&mut lru);
         drop(lru);
@@ -271,14 +255,7 @@ impl ShardManager {
         let inner = &self.inner;
         let path = inner.root.shard(key.0, key.1);
         let slot = (key.1.as_u128() % inner.writers.senders.len() as u128) as usize;
-        let h = ShardHandle::open(
-            key,
-            path,
-            inner.pragmas.clone(),
-            inner.readers_per_shard,
-            slot,
-            inner.live.clone(),
-        )?;
+        let h = ShardHandle::open(key, path, inner.pragmas.clone(), inner.readers_per_shard, slot, inner.live.clone())?;
         inner.stats.opens.fetch_add(1, Ordering::Relaxed);
         Ok(Arc::new(h))
     }
@@ -288,8 +265,7 @@ impl ShardManager {
     fn evict_over_cap(&self, lru: &mut Lru<ShardKey, Slot>) -> Vec<Arc<ShardHandle>> {
         let mut victims = Vec::new();
         while lru.len() > self.inner.cap {
-            let victim =
-                lru.pop_lru_where(|s| matches!(s, Slot::Open(h) if Arc::strong_count(h) == 1));
+            let victim = lru.pop_lru_where(|s| matches!(s, Slot::Open(h) if Arc::strong_count(h) == 1));
             let Some((_, Slot::Open(h))) = victim else {
                 break;
             };

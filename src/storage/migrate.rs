@@ -97,50 +97,37 @@ pub struct FileState {
 pub fn inspect(conn: &Connection) -> AppResult<FileState> {
     let application_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     let user_version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let any: Option<i64> = conn
-        .query_row("SELECT 1 FROM sqlite_schema LIMIT 1", [], |r| r.get(0))
-        .optional()?;
-    Ok(FileState {
-        application_id,
-        user_version,
-        empty: any.is_none(),
-    })
+    let any: Option<i64> = conn.query_row("SELECT 1 FROM sqlite_schema LIMIT 1", [], |r| r.get(0)).optional()?;
+    Ok(FileState { application_id, user_version, empty: any.is_none() })
 }
 
 pub fn wrong_kind(expected: FileKind, found: i32) -> AppError {
-    let found_name = FileKind::from_application_id(found)
-        .map(FileKind::name)
-        .unwrap_or("unknown");
+    let found_name = FileKind::from_application_id(found).map(FileKind::name).unwrap_or("unknown");
     AppError::new(
         422,
         "wrong_file_kind",
         "storage",
-        format!(
-            "expected a {} file, found a {found_name} file",
-            expected.name()
-        ),
+        format!("expected a {} file, found a {found_name} file", expected.name()),
     )
-    .with_details(
-        json!({"reason": "wrong_file_kind", "expected": expected.name(), "found": found_name}),
-    )
+    .with_details(json!({"reason": "wrong_file_kind", "expected": expected.name(), "found": found_name}))
 }
 
 pub fn too_new(kind: FileKind, version: u32, latest: u32) -> AppError {
-    AppError::new(422, "schema_too_new", "storage", format!(
-        "this {} file has schema version {version}, newer than this Planbase knows ({latest}); upgrade Planbase",
-        kind.name()
-    ))
+    AppError::new(
+        422,
+        "schema_too_new",
+        "storage",
+        format!(
+            "this {} file has schema version {version}, newer than this Planbase knows ({latest}); upgrade Planbase",
+            kind.name()
+        ),
+    )
     .with_details(json!({"reason": "schema_too_new", "version": version, "latest": latest}))
 }
 
 /// Refuses a file of another kind or a newer schema. Reads only.
 pub fn check(conn: &Connection, kind: FileKind) -> AppResult<FileState> {
-    check_with(
-        conn,
-        kind.application_id(),
-        kind,
-        kind.migrations().len() as u32,
-    )
+    check_with(conn, kind.application_id(), kind, kind.migrations().len() as u32)
 }
 
 fn check_with(conn: &Connection, app_id: i32, kind: FileKind, latest: u32) -> AppResult<FileState> {
@@ -161,11 +148,7 @@ pub fn migrate(conn: &mut Connection, kind: FileKind) -> AppResult<(u32, u32)> {
 }
 
 /// [`migrate`] with an explicit list, so tests can run a failing migration.
-pub fn migrate_with(
-    conn: &mut Connection,
-    kind: FileKind,
-    migrations: &[Migration],
-) -> AppResult<(u32, u32)> {
+pub fn migrate_with(conn: &mut Connection, kind: FileKind, migrations: &[Migration]) -> AppResult<(u32, u32)> {
     let latest = migrations.len() as u32;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     // Re-read inside the write lock: another process may have migrated meanwhile.
@@ -174,29 +157,17 @@ pub fn migrate_with(
         return Ok((from, from));
     }
     for (i, m) in migrations.iter().enumerate().skip(from as usize) {
-        tx.execute_batch(m.sql).map_err(|e| {
-            AppError::internal(format!(
-                "{} migration {} ({}) failed: {e}",
-                kind.name(),
-                i + 1,
-                m.name
-            ))
-        })?;
+        tx.execute_batch(m.sql)
+            .map_err(|e| AppError::internal(format!("{} migration {} ({}) failed: {e}", kind.name(), i + 1, m.name)))?;
     }
-    tx.execute_batch(&format!(
-        "PRAGMA application_id = {}; PRAGMA user_version = {latest};",
-        kind.application_id()
-    ))?;
+    tx.execute_batch(&format!("PRAGMA application_id = {}; PRAGMA user_version = {latest};", kind.application_id()))?;
     tx.commit()?;
     Ok((from, latest))
 }
 
 /// The `sqlite_schema` SQL of a freshly migrated file of `kind` at `version`, built in memory.
 /// Import compares an uploaded file against it.
-pub fn expected_schema(
-    kind: FileKind,
-    version: u32,
-) -> AppResult<Vec<(String, String, Option<String>)>> {
+pub fn expected_schema(kind: FileKind, version: u32) -> AppResult<Vec<(String, String, Option<String>)>> {
     let mut conn = Connection::open_in_memory()?;
     migrate_with(&mut conn, kind, &kind.migrations()[..version as usize])?;
     schema_of(&conn)

@@ -38,22 +38,15 @@ impl Storage {
         check_fd_budget(cfg)?;
         let shared = SharedDbs::open(&root, &Pragmas::from_config(cfg))?;
         let shards = ShardManager::new(root.clone(), cfg);
-        Ok(Storage {
-            root,
-            shards,
-            shared,
-        })
+        Ok(Storage { root, shards, shared })
     }
 }
 
 /// Creates every directory of DB_ROOT and proves it writable.
 pub fn ensure_layout(root: &DbRoot) -> AppResult<()> {
     let fail = |what: &Path, e: std::io::Error| {
-        AppError::internal(format!(
-            "storage.db_root: cannot write {}: {e}",
-            what.display()
-        ))
-        .with_suggestion("set storage.db_root (or DB_ROOT) to a writable directory")
+        AppError::internal(format!("storage.db_root: cannot write {}: {e}", what.display()))
+            .with_suggestion("set storage.db_root (or DB_ROOT) to a writable directory")
     };
     for dir in root.dirs() {
         std::fs::create_dir_all(&dir).map_err(|e| fail(&dir, e))?;
@@ -89,18 +82,12 @@ pub fn check_fd_budget(cfg: &StorageConfig) -> AppResult<()> {
 pub fn raise_nofile_limit() -> u64 {
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
     unsafe {
-        let mut rl = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
+        let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
             return 1024;
         }
         if rl.rlim_cur < rl.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: rl.rlim_max,
-                rlim_max: rl.rlim_max,
-            };
+            let raised = libc::rlimit { rlim_cur: rl.rlim_max, rlim_max: rl.rlim_max };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
                 rl.rlim_cur = rl.rlim_max;
             }
@@ -117,21 +104,14 @@ pub fn open_fds() -> Option<usize> {
 /// Every Planbase file under DB_ROOT with its kind: the shared files that exist, then every
 /// well-named shard file. Names that do not parse as `<kind>_<uuid>.sqlite` are skipped.
 pub fn scan_files(root: &DbRoot) -> Vec<(std::path::PathBuf, migrate::FileKind)> {
-    let mut files: Vec<_> = SharedDbs::files(root)
-        .into_iter()
-        .filter(|(p, _)| p.exists())
-        .collect();
+    let mut files: Vec<_> = SharedDbs::files(root).into_iter().filter(|(p, _)| p.exists()).collect();
     for kind in ShardKind::all() {
         let Ok(dir) = std::fs::read_dir(root.shard_dir(kind)) else {
             continue;
         };
         let mut shards: Vec<_> = dir
             .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                e.file_name()
-                    .to_str()
-                    .and_then(|n| DbRoot::shard_id_of(kind, n))
-            })
+            .filter_map(|e| e.file_name().to_str().and_then(|n| DbRoot::shard_id_of(kind, n)))
             .map(|id| (root.shard(kind, id), handle::file_kind(kind)))
             .collect();
         shards.sort_by(|a, b| a.0.cmp(&b.0));

@@ -41,13 +41,7 @@ pub fn parse_id(raw: &str, thing: &'static str, code: &'static str) -> Result<Uu
     let ok = raw.len() == 36 && raw.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
     ok.then(|| Uuid::try_parse(raw).ok())
         .flatten()
-        .ok_or_else(|| {
-            AppError::not_found(
-                code,
-                thing,
-                format!("no {thing} with this id (ids are UUIDs)"),
-            )
-        })
+        .ok_or_else(|| AppError::not_found(code, thing, format!("no {thing} with this id (ids are UUIDs)")))
 }
 
 #[derive(Debug, Clone)]
@@ -98,8 +92,7 @@ impl DbRoot {
 
     /// `projects/project_<uuid>.sqlite` or `sessions/session_<uuid>.sqlite`.
     pub fn shard(&self, kind: ShardKind, id: Uuid) -> PathBuf {
-        self.shard_dir(kind)
-            .join(format!("{}_{}.sqlite", kind.name(), id.as_hyphenated()))
+        self.shard_dir(kind).join(format!("{}_{}.sqlite", kind.name(), id.as_hyphenated()))
     }
 
     pub fn temp(&self) -> PathBuf {
@@ -120,31 +113,16 @@ impl DbRoot {
 
     /// Every directory of the layout; created on start.
     pub fn dirs(&self) -> Vec<PathBuf> {
-        [
-            "main",
-            "projects",
-            "sessions",
-            "jobs",
-            "cache",
-            "backups",
-            "trash",
-            "temp",
-            "quarantine",
-        ]
-        .iter()
-        .map(|d| self.root.join(d))
-        .collect()
+        ["main", "projects", "sessions", "jobs", "cache", "backups", "trash", "temp", "quarantine"]
+            .iter()
+            .map(|d| self.root.join(d))
+            .collect()
     }
 
     /// Parses a shard file name back into its id (`session_<uuid>.sqlite`), for scans.
     pub fn shard_id_of(kind: ShardKind, file_name: &str) -> Option<Uuid> {
-        let rest = file_name
-            .strip_prefix(kind.name())?
-            .strip_prefix('_')?
-            .strip_suffix(".sqlite")?;
-        Uuid::try_parse(rest)
-            .ok()
-            .filter(|u| u.as_hyphenated().to_string() == rest)
+        let rest = file_name.strip_prefix(kind.name())?.strip_prefix('_')?.strip_suffix(".sqlite")?;
+        Uuid::try_parse(rest).ok().filter(|u| u.as_hyphenated().to_string() == rest)
     }
 }
 
@@ -176,31 +154,14 @@ mod tests {
 
     #[test]
     fn shard_paths_use_canonical_lowercase_ids() {
-        let id = parse_id(
-            "0191F0C4-9D4A-7000-8000-00000000000A",
-            "session",
-            "session_not_found",
-        )
-        .unwrap();
+        let id = parse_id("0191F0C4-9D4A-7000-8000-00000000000A", "session", "session_not_found").unwrap();
         let root = DbRoot::new("/r");
         let p = root.shard(ShardKind::Session, id);
+        assert_eq!(p, PathBuf::from("/r/sessions/session_0191f0c4-9d4a-7000-8000-00000000000a.sqlite"));
+        assert_eq!(DbRoot::shard_id_of(ShardKind::Session, p.file_name().unwrap().to_str().unwrap()), Some(id));
+        assert_eq!(DbRoot::shard_id_of(ShardKind::Project, "session_x.sqlite"), None);
         assert_eq!(
-            p,
-            PathBuf::from("/r/sessions/session_0191f0c4-9d4a-7000-8000-00000000000a.sqlite")
-        );
-        assert_eq!(
-            DbRoot::shard_id_of(ShardKind::Session, p.file_name().unwrap().to_str().unwrap()),
-            Some(id)
-        );
-        assert_eq!(
-            DbRoot::shard_id_of(ShardKind::Project, "session_x.sqlite"),
-            None
-        );
-        assert_eq!(
-            DbRoot::shard_id_of(
-                ShardKind::Session,
-                "session_0191F0C4-9D4A-7000-8000-00000000000A.sqlite"
-            ),
+            DbRoot::shard_id_of(ShardKind::Session, "session_0191F0C4-9D4A-7000-8000-00000000000A.sqlite"),
             None
         );
     }

@@ -46,14 +46,8 @@ impl SharedDbs {
     }
 
     pub fn open(root: &DbRoot, pragmas: &Pragmas) -> AppResult<SharedDbs> {
-        let threads = Arc::new(
-            ScheduledThreadPool::builder()
-                .num_threads(1)
-                .thread_name_pattern("db-pool-{}")
-                .build(),
-        );
-        let open =
-            |path: std::path::PathBuf, kind| open_pool(&path, kind, pragmas, threads.clone());
+        let threads = Arc::new(ScheduledThreadPool::builder().num_threads(1).thread_name_pattern("db-pool-{}").build());
+        let open = |path: std::path::PathBuf, kind| open_pool(&path, kind, pragmas, threads.clone());
         Ok(SharedDbs {
             registry: open(root.registry(), FileKind::Registry)?,
             search: open(root.search(), FileKind::Search)?,
@@ -70,12 +64,7 @@ impl SharedDbs {
     }
 }
 
-fn open_pool(
-    path: &Path,
-    kind: FileKind,
-    pragmas: &Pragmas,
-    threads: Arc<ScheduledThreadPool>,
-) -> AppResult<DbPool> {
+fn open_pool(path: &Path, kind: FileKind, pragmas: &Pragmas, threads: Arc<ScheduledThreadPool>) -> AppResult<DbPool> {
     connection::open(path, kind, pragmas, Mode::Create).map_err(|e| name_file(e, path))?;
     let init = pragmas.clone();
     let manager = SqliteConnectionManager::file(path)

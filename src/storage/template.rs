@@ -25,11 +25,7 @@ pub(super) struct Templates {
 
 impl Templates {
     pub fn new(root: DbRoot, pragmas: Arc<Pragmas>) -> Templates {
-        Templates {
-            root,
-            pragmas,
-            images: Mutex::new(HashMap::new()),
-        }
+        Templates { root, pragmas, images: Mutex::new(HashMap::new()) }
     }
 
     fn image(&self, kind: ShardKind) -> AppResult<Arc<Vec<u8>>> {
@@ -57,15 +53,10 @@ impl Templates {
     {
         let target = self.root.shard(kind, id);
         if target.exists() {
-            return Err(AppError::conflict(format!(
-                "a {} with this id already exists",
-                kind.name()
-            )));
+            return Err(AppError::conflict(format!("a {} with this id already exists", kind.name())));
         }
         let tmp = self.temp_path(&format!("creating_{}_{}", kind.name(), id.as_hyphenated()));
-        let result = self
-            .build(&tmp, kind, id, init)
-            .and_then(|()| link_into_place(&tmp, &target, kind));
+        let result = self.build(&tmp, kind, id, init).and_then(|()| link_into_place(&tmp, &target, kind));
         let _ = std::fs::remove_file(&tmp);
         result
     }
@@ -86,16 +77,12 @@ impl Templates {
 }
 
 /// A hard link fails if the target exists, so two creates of one id cannot clobber.
-fn link_into_place(
-    tmp: &std::path::Path,
-    target: &std::path::Path,
-    kind: ShardKind,
-) -> AppResult<()> {
+fn link_into_place(tmp: &std::path::Path, target: &std::path::Path, kind: ShardKind) -> AppResult<()> {
     match std::fs::hard_link(tmp, target) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(AppError::conflict(
-            format!("a {} with this id already exists", kind.name()),
-        )),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(AppError::conflict(format!("a {} with this id already exists", kind.name())))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -98,10 +98,7 @@ impl WriterPool {
                 .expect("spawn writer thread");
             threads.push(t);
         }
-        WriterPool {
-            senders,
-            threads: parking_lot::Mutex::new(threads),
-        }
+        WriterPool { senders, threads: parking_lot::Mutex::new(threads) }
     }
 
     /// Stops every thread after it has committed what was queued before the stop.
@@ -116,7 +113,7 @@ impl WriterPool {
 }
 
 fn writer_loop(rx: Receiver<Msg>, stats: Arc<WriterStats>) {
-    while let Ok(first) = rx.recv() {
+    while let Some(first) = next_msg(&rx) {
         let mut stop = false;
         let mut batch = Vec::new();
         let mut push = |m: Msg, batch: &mut Vec<Box<dyn WriteJob>>| match m {
@@ -132,9 +129,7 @@ fn writer_loop(rx: Receiver<Msg>, stats: Arc<WriterStats>) {
         }
         for group in group_by_shard(batch) {
             stats.batches.fetch_add(1, Ordering::Relaxed);
-            stats
-                .writes
-                .fetch_add(group.len() as u64, Ordering::Relaxed);
+            stats.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
             commit_group(group, &stats);
         }
         if stop {
@@ -143,14 +138,28 @@ fn writer_loop(rx: Receiver<Msg>, stats: Arc<WriterStats>) {
     }
 }
 
+/// How long an idle writer polls before it parks. A caller that awaits one write at a time
+/// sends its next one within tens of microseconds; catching it without a futex wake-up
+/// saves a context switch per write.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+fn next_msg(rx: &Receiver<Msg>) -> Option<Msg> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < SPIN {
+        match rx.try_recv() {
+            Ok(m) => return Some(m),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
+            Err(crossbeam_channel::TryRecvError::Empty) => std::thread::yield_now(),
+        }
+    }
+    rx.recv().ok()
+}
+
 /// Groups jobs by shard, each group in arrival order, groups in order of first arrival.
 fn group_by_shard(batch: Vec<Box<dyn WriteJob>>) -> Vec<Vec<Box<dyn WriteJob>>> {
     let mut groups: Vec<Vec<Box<dyn WriteJob>>> = Vec::new();
     for job in batch {
-        match groups
-            .iter_mut()
-            .find(|g| Arc::ptr_eq(g[0].handle(), job.handle()))
-        {
+        match groups.iter_mut().find(|g| Arc::ptr_eq(g[0].handle(), job.handle())) {
             Some(g) => g.push(job),
             None => groups.push(vec![job]),
         }
@@ -160,14 +169,19 @@ fn group_by_shard(batch: Vec<Box<dyn WriteJob>>) -> Vec<Vec<Box<dyn WriteJob>>> 
 
 fn commit_group(mut jobs: Vec<Box<dyn WriteJob>>, stats: &WriterStats) {
     let handle = jobs[0].handle().clone();
-    let conn = handle.writer.lock();
-    match run_in_tx(&conn, &mut jobs) {
+    if let Err(e) = handle.ensure_writer() {
+        // Normally opened by the caller already; this is the fallback, and it failed.
+        return jobs.into_iter().for_each(|j| j.finish(Err(e.clone())));
+    }
+    let guard = handle.writer.lock();
+    let conn = guard.as_ref().expect("ensured above");
+    match run_in_tx(conn, &mut jobs) {
         Ok(()) => jobs.into_iter().for_each(|j| j.finish(Ok(()))),
         Err(e) if jobs.len() == 1 => jobs.into_iter().for_each(|j| j.finish(Err(e.clone()))),
         Err(_) => {
             stats.batch_retries.fetch_add(1, Ordering::Relaxed);
             for mut job in jobs {
-                let r = run_in_tx(&conn, std::slice::from_mut(&mut job));
+                let r = run_in_tx(conn, std::slice::from_mut(&mut job));
                 job.finish(r);
             }
         }
@@ -175,22 +189,31 @@ fn commit_group(mut jobs: Vec<Box<dyn WriteJob>>, stats: &WriterStats) {
 }
 
 /// One transaction, one savepoint per job. Err only when the transaction as a whole failed.
+/// A lone job needs no savepoint: its failure rolls back the whole (one-job) transaction.
 fn run_in_tx(conn: &Connection, jobs: &mut [Box<dyn WriteJob>]) -> AppResult<()> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
+    exec(conn, "BEGIN IMMEDIATE")?;
     let body = (|| -> AppResult<()> {
-        for job in jobs.iter_mut() {
-            conn.execute_batch("SAVEPOINT job")?;
-            if job.run(conn) {
-                conn.execute_batch("RELEASE job")?;
-            } else {
-                conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
-            }
+        if let [job] = jobs {
+            return if job.run(conn) { exec(conn, "COMMIT") } else { exec(conn, "ROLLBACK") };
         }
-        conn.execute_batch("COMMIT")?;
-        Ok(())
+        for job in jobs.iter_mut() {
+            exec(conn, "SAVEPOINT job")?;
+            if !job.run(conn) {
+                exec(conn, "ROLLBACK TO job")?;
+            }
+            exec(conn, "RELEASE job")?;
+        }
+        exec(conn, "COMMIT")
     })();
     if body.is_err() && !conn.is_autocommit() {
-        let _ = conn.execute_batch("ROLLBACK");
+        let _ = exec(conn, "ROLLBACK");
     }
     body
+}
+
+/// Transaction control through the statement cache: these run on every write, so they are
+/// parsed once per connection instead of once per call.
+fn exec(conn: &Connection, sql: &str) -> AppResult<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }

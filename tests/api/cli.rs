@@ -9,36 +9,26 @@ use crate::helpers::TestApp;
 
 fn planbase(root: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_planbase"));
-    c.env_remove("DB_ROOT")
-        .env("PLANBASE_STORAGE_DB_ROOT", root)
-        .env("PLANBASE_CONFIG", "/dev/null");
+    c.env_remove("DB_ROOT").env("PLANBASE_STORAGE_DB_ROOT", root).env("PLANBASE_CONFIG", "/dev/null");
     c.stdin(Stdio::null());
     c
 }
 
 fn run(cmd: &mut Command) -> (bool, String, String) {
     let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
 #[test]
 fn bad_config_fails_fast_with_one_line_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let (ok, _, err) = run(planbase(dir.path())
-        .arg("config")
-        .env("PLANBASE_STORAGE_SYNCHRONOUS", "often"));
+    let (ok, _, err) = run(planbase(dir.path()).arg("config").env("PLANBASE_STORAGE_SYNCHRONOUS", "often"));
     assert!(!ok);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("storage.synchronous"), "{err}");
     let file = dir.path().join("c.toml");
     std::fs::write(&file, "[storage]\ncolour = 1\n").unwrap();
-    let (ok, _, err) = run(planbase(dir.path())
-        .arg("serve")
-        .env("PLANBASE_CONFIG", &file));
+    let (ok, _, err) = run(planbase(dir.path()).arg("serve").env("PLANBASE_CONFIG", &file));
     assert!(!ok && err.contains("storage.colour"), "{err}");
 }
 
@@ -50,42 +40,25 @@ fn an_unwritable_db_root_fails_fast() {
     let (ok, _, err) = run(planbase(&blocker.join("db")).args(["serve", "--bind", "127.0.0.1:0"]));
     assert!(!ok);
     assert!(err.contains("storage.db_root"), "{err}");
-    assert_eq!(
-        err.trim()
-            .lines()
-            .filter(|l| l.starts_with("planbase:"))
-            .count(),
-        1,
-        "{err}"
-    );
+    assert_eq!(err.trim().lines().filter(|l| l.starts_with("planbase:")).count(), 1, "{err}");
 }
 
 #[test]
 fn config_prints_the_effective_values() {
     let dir = tempfile::tempdir().unwrap();
-    let (ok, out, _) = run(planbase(dir.path())
-        .arg("config")
-        .env("PLANBASE_STORAGE_MAX_OPEN_SHARDS", "77"));
+    let (ok, out, _) = run(planbase(dir.path()).arg("config").env("PLANBASE_STORAGE_MAX_OPEN_SHARDS", "77"));
     assert!(ok);
     assert!(out.contains("max_open_shards = 77"), "{out}");
-    assert!(
-        out.contains(&format!("db_root = \"{}\"", dir.path().display())),
-        "{out}"
-    );
+    assert!(out.contains(&format!("db_root = \"{}\"", dir.path().display())), "{out}");
 }
 
 #[tokio::test]
 async fn writing_commands_refuse_while_a_server_holds_the_root() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("db");
-    let app = TestApp::spawn_at(root.clone(), |_| {}, Router::new())
-        .await
-        .unwrap();
+    let app = TestApp::spawn_at(root.clone(), |_| {}, Router::new()).await.unwrap();
     let (ok, _, err) = run(planbase(&root).arg("migrate"));
-    assert!(
-        !ok && err.contains("another Planbase server holds"),
-        "{err}"
-    );
+    assert!(!ok && err.contains("another Planbase server holds"), "{err}");
     let (ok, out, err) = run(planbase(&root).arg("check"));
     assert!(ok, "check works beside a server: {out} {err}");
     assert!(out.contains("6 files checked, 0 problems"), "{out}");
@@ -99,19 +72,12 @@ async fn writing_commands_refuse_while_a_server_holds_the_root() {
 async fn check_reports_a_damaged_shard_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("db");
-    TestApp::spawn_at(root.clone(), |_| {}, Router::new())
-        .await
-        .unwrap()
-        .stop()
-        .await;
+    TestApp::spawn_at(root.clone(), |_| {}, Router::new()).await.unwrap().stop().await;
     let bad = root.join(format!("sessions/session_{}.sqlite", uuid::Uuid::now_v7()));
     std::fs::write(&bad, vec![7u8; 8192]).unwrap();
     let (ok, out, _) = run(planbase(&root).arg("check"));
     assert!(!ok);
-    assert!(
-        out.contains(bad.file_name().unwrap().to_str().unwrap()),
-        "{out}"
-    );
+    assert!(out.contains(bad.file_name().unwrap().to_str().unwrap()), "{out}");
     assert!(out.contains("1 problems"), "{out}");
 }
 
@@ -120,24 +86,13 @@ fn a_second_serve_exits_and_a_restart_after_kill_9_works() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let bind = format!("127.0.0.1:{port}");
-    let mut first = planbase(dir.path())
-        .args(["serve", "--bind", &bind])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = planbase(dir.path()).args(["serve", "--bind", &bind]).stderr(Stdio::null()).spawn().unwrap();
     wait_healthy(port);
     let (ok, _, err) = run(planbase(dir.path()).args(["serve", "--bind", "127.0.0.1:0"]));
-    assert!(
-        !ok && err.contains("another Planbase server holds"),
-        "{err}"
-    );
+    assert!(!ok && err.contains("another Planbase server holds"), "{err}");
     first.kill().unwrap(); // SIGKILL: the OS drops the flock
     first.wait().unwrap();
-    let mut second = planbase(dir.path())
-        .args(["serve", "--bind", &bind])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut second = planbase(dir.path()).args(["serve", "--bind", &bind]).stderr(Stdio::null()).spawn().unwrap();
     wait_healthy(port);
     // SIGTERM: graceful stop with exit code 0.
     unsafe { libc::kill(second.id() as i32, libc::SIGTERM) };
@@ -145,11 +100,7 @@ fn a_second_serve_exits_and_a_restart_after_kill_9_works() {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn wait_healthy(port: u16) {

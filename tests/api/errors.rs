@@ -40,10 +40,7 @@ fn probes() -> Router<SharedState> {
             "/api/v1/probe/page",
             get(|ApiQuery(p): ApiQuery<Page>| async move { axum::Json(json!({"limit": p.limit})) }),
         )
-        .route(
-            "/api/v1/probe/n/{n}",
-            get(|ApiPath(n): ApiPath<u32>| async move { axum::Json(json!({"n": n})) }),
-        )
+        .route("/api/v1/probe/n/{n}", get(|ApiPath(n): ApiPath<u32>| async move { axum::Json(json!({"n": n})) }))
         .route(
             "/api/v1/probe/sessions/{id}",
             get(|ApiPath(id): ApiPath<String>| async move {
@@ -57,10 +54,7 @@ fn probes() -> Router<SharedState> {
                 "late"
             }),
         )
-        .route(
-            "/api/v1/probe/boom",
-            get(|| async { Err::<(), _>(AppError::internal("secret /etc/shadow detail")) }),
-        )
+        .route("/api/v1/probe/boom", get(|| async { Err::<(), _>(AppError::internal("secret /etc/shadow detail")) }))
 }
 
 async fn app() -> TestApp {
@@ -77,15 +71,8 @@ async fn app() -> TestApp {
 async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
     let r = req.send().await.unwrap();
     let status = r.status().as_u16();
-    let ct = r
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    assert!(
-        ct.starts_with("application/json"),
-        "status {status} has content-type {ct:?}"
-    );
+    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    assert!(ct.starts_with("application/json"), "status {status} has content-type {ct:?}");
     (status, r.json().await.unwrap())
 }
 
@@ -104,10 +91,7 @@ async fn unknown_routes_and_wrong_methods() {
 async fn bad_json_wrong_types_and_content_type() {
     let app = app().await;
     let post = |body: &'static str| {
-        app.client
-            .post(app.url("/api/v1/probe/echo"))
-            .header("content-type", "application/json")
-            .body(body)
+        app.client.post(app.url("/api/v1/probe/echo")).header("content-type", "application/json").body(body)
     };
     let (s, b) = send(post("{\"name\": ")).await;
     assert_eq!(s, 400);
@@ -118,22 +102,10 @@ async fn bad_json_wrong_types_and_content_type() {
     assert_eq!(e["details"]["field"], "inner.count", "{b}");
     assert!(e["message"].as_str().unwrap().contains("inner.count"));
     let (s, b) = send(post("{\"name\": \"ok\", \"unknown\": 1}")).await;
-    assert_eq!(
-        (s, b["name"].as_str()),
-        (200, Some("ok")),
-        "unknown fields are ignored"
-    );
-    let (s, b) = send(
-        app.client
-            .post(app.url("/api/v1/probe/echo"))
-            .body("{\"name\":\"x\"}"),
-    )
-    .await;
+    assert_eq!((s, b["name"].as_str()), (200, Some("ok")), "unknown fields are ignored");
+    let (s, b) = send(app.client.post(app.url("/api/v1/probe/echo")).body("{\"name\":\"x\"}")).await;
     assert_eq!(s, 400);
-    assert!(assert_error_shape(&b, "bad_request")["message"]
-        .as_str()
-        .unwrap()
-        .contains("Content-Type"));
+    assert!(assert_error_shape(&b, "bad_request")["message"].as_str().unwrap().contains("Content-Type"));
 }
 
 #[tokio::test]
@@ -141,28 +113,18 @@ async fn oversized_bodies_are_413_with_or_without_content_length() {
     let app = app().await;
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(10_000));
     let (s, b) = send(
-        app.client
-            .post(app.url("/api/v1/probe/echo"))
-            .header("content-type", "application/json")
-            .body(big.clone()),
+        app.client.post(app.url("/api/v1/probe/echo")).header("content-type", "application/json").body(big.clone()),
     )
     .await;
     assert_eq!(s, 413);
     assert_error_shape(&b, "payload_too_large");
     let stream = futures::stream::iter(
-        big.into_bytes()
-            .chunks(1000)
-            .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
-            .collect::<Vec<_>>(),
+        big.into_bytes().chunks(1000).map(|c| Ok::<_, std::io::Error>(c.to_vec())).collect::<Vec<_>>(),
     );
     let chunked = reqwest::Body::wrap_stream(stream);
-    let (s, b) = send(
-        app.client
-            .post(app.url("/api/v1/probe/echo"))
-            .header("content-type", "application/json")
-            .body(chunked),
-    )
-    .await;
+    let (s, b) =
+        send(app.client.post(app.url("/api/v1/probe/echo")).header("content-type", "application/json").body(chunked))
+            .await;
     assert_eq!(s, 413);
     assert_error_shape(&b, "payload_too_large");
 }
@@ -172,10 +134,7 @@ async fn query_and_path_rejections() {
     let app = app().await;
     let (s, b) = send(app.client.get(app.url("/api/v1/probe/page?limit=ten"))).await;
     assert_eq!(s, 400);
-    assert_eq!(
-        assert_error_shape(&b, "validation_failed")["details"]["field"],
-        "limit"
-    );
+    assert_eq!(assert_error_shape(&b, "validation_failed")["details"]["field"], "limit");
     let (s, b) = send(app.client.get(app.url("/api/v1/probe/n/abc"))).await;
     assert_eq!(s, 400);
     assert_error_shape(&b, "bad_request");
@@ -185,38 +144,19 @@ async fn query_and_path_rejections() {
 async fn non_uuid_ids_never_reach_a_path() {
     let app = app().await;
     let long = "a".repeat(5000);
-    for id in [
-        "..%2F..%2Fetc%2Fpasswd",
-        "%2Fetc%2Fpasswd",
-        "abc%00def",
-        long.as_str(),
-        "not-a-uuid",
-        "%20",
-    ] {
-        let (s, b) = send(
-            app.client
-                .get(app.url(&format!("/api/v1/probe/sessions/{id}"))),
-        )
-        .await;
+    for id in ["..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "abc%00def", long.as_str(), "not-a-uuid", "%20"] {
+        let (s, b) = send(app.client.get(app.url(&format!("/api/v1/probe/sessions/{id}")))).await;
         assert_eq!(s, 404, "{id}");
         assert_error_shape(&b, "session_not_found");
     }
     // The client resolves dot segments before sending; whatever arrives matches no route.
     for id in ["..", "%2E%2E"] {
-        let (s, b) = send(
-            app.client
-                .get(app.url(&format!("/api/v1/probe/sessions/{id}"))),
-        )
-        .await;
+        let (s, b) = send(app.client.get(app.url(&format!("/api/v1/probe/sessions/{id}")))).await;
         assert_eq!(s, 404, "{id}");
         assert_error_shape(&b, "not_found");
     }
     let ok = uuid::Uuid::now_v7();
-    let (s, b) = send(
-        app.client
-            .get(app.url(&format!("/api/v1/probe/sessions/{ok}"))),
-    )
-    .await;
+    let (s, b) = send(app.client.get(app.url(&format!("/api/v1/probe/sessions/{ok}")))).await;
     assert_eq!((s, b["id"].as_str()), (200, Some(ok.to_string().as_str())));
 }
 
@@ -225,9 +165,7 @@ async fn timeouts_are_408_and_internal_errors_are_not_echoed() {
     let app = app().await;
     let (s, b) = send(app.client.get(app.url("/api/v1/probe/sleep"))).await;
     assert_eq!(s, 408);
-    assert!(assert_error_shape(&b, "timeout")["retryable"]
-        .as_bool()
-        .unwrap());
+    assert!(assert_error_shape(&b, "timeout")["retryable"].as_bool().unwrap());
     let (s, b) = send(app.client.get(app.url("/api/v1/probe/boom"))).await;
     assert_eq!(s, 500);
     assert_error_shape(&b, "internal");

@@ -33,14 +33,9 @@ impl TestApp {
         Self::spawn_with(|_| {}, Router::new()).await
     }
 
-    pub async fn spawn_with(
-        tweak: impl FnOnce(&mut Config),
-        extra: Router<SharedState>,
-    ) -> TestApp {
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config), extra: Router<SharedState>) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let mut app = Self::spawn_at(dir.path().join("db"), tweak, extra)
-            .await
-            .expect("server starts");
+        let mut app = Self::spawn_at(dir.path().join("db"), tweak, extra).await.expect("server starts");
         app._dir = Some(dir);
         app
     }
@@ -57,15 +52,7 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         let (state, stop) = (app.state(), app.stop_handle());
         let task = tokio::spawn(app.run_until_stopped());
-        Ok(TestApp {
-            base,
-            client: reqwest::Client::new(),
-            root,
-            state,
-            stop,
-            task: Some(task),
-            _dir: None,
-        })
+        Ok(TestApp { base, client: reqwest::Client::new(), root, state, stop, task: Some(task), _dir: None })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -95,22 +82,12 @@ impl Drop for TestApp {
 
 /// Asserts the DESIGN.md §6 error shape and returns the error object.
 pub fn assert_error_shape(body: &Value, code: &str) -> Value {
-    let e = body
-        .get("error")
-        .unwrap_or_else(|| panic!("no error object in {body}"));
+    let e = body.get("error").unwrap_or_else(|| panic!("no error object in {body}"));
     assert_eq!(e["code"], code, "{body}");
     for key in ["type", "message", "retryable", "request_id", "details"] {
         assert!(e.get(key).is_some(), "error lacks {key}: {body}");
     }
-    assert!(
-        e.get("suggestion").is_some(),
-        "error lacks suggestion: {body}"
-    );
-    assert!(
-        e["request_id"]
-            .as_str()
-            .is_some_and(|s| !s.is_empty() && s != "-"),
-        "{body}"
-    );
+    assert!(e.get("suggestion").is_some(), "error lacks suggestion: {body}");
+    assert!(e["request_id"].as_str().is_some_and(|s| !s.is_empty() && s != "-"), "{body}");
     e.clone()
 }

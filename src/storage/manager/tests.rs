@@ -41,11 +41,7 @@ fn insert(c: &Connection, text: &str) -> AppResult<i64> {
 }
 
 async fn count(mgr: &ShardManager, id: Uuid) -> i64 {
-    mgr.read(S, id, |c| {
-        Ok(c.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?)
-    })
-    .await
-    .unwrap()
+    mgr.read(S, id, |c| Ok(c.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?)).await.unwrap()
 }
 
 async fn hammer(mgr: &ShardManager, ids: Arc<Vec<Uuid>>, writers: usize, each: usize) {
@@ -55,9 +51,7 @@ async fn hammer(mgr: &ShardManager, ids: Arc<Vec<Uuid>>, writers: usize, each: u
         set.spawn(async move {
             for i in 0..each {
                 let id = ids[(w + i) % ids.len()];
-                mgr.write(S, id, |c| insert(c, "x"))
-                    .await
-                    .expect("no write may fail (no BUSY)");
+                mgr.write(S, id, |c| insert(c, "x")).await.expect("no write may fail (no BUSY)");
             }
         });
     }
@@ -79,10 +73,7 @@ async fn concurrent_writers_across_shards_and_on_one_shard_never_see_busy() {
     let one = Arc::new(vec![ids[0]]);
     hammer(&mgr, one, 64, 40).await;
     assert_eq!(count(&mgr, ids[0]).await, 64 * 40 / 8 + 64 * 40);
-    assert!(
-        mgr.stats().writer.batches.load(Ordering::Relaxed)
-            < mgr.stats().writer.writes.load(Ordering::Relaxed)
-    );
+    assert!(mgr.stats().writer.batches.load(Ordering::Relaxed) < mgr.stats().writer.writes.load(Ordering::Relaxed));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -113,9 +104,7 @@ async fn the_cap_bounds_open_handles_and_fds() {
         mgr.stats().evictions.load(Ordering::Relaxed),
         mgr.open_shards()
     );
-    let used = crate::storage::open_fds()
-        .unwrap()
-        .saturating_sub(fds_before) as u64;
+    let used = crate::storage::open_fds().unwrap().saturating_sub(fds_before) as u64;
     assert!(used <= crate::storage::fd_budget(&cfg), "{used} fds");
     assert!(mgr.stats().evictions.load(Ordering::Relaxed) >= 484);
 }
@@ -156,9 +145,7 @@ async fn a_handle_in_use_is_not_evicted_mid_closure() {
         })
         .await
     });
-    tokio::task::spawn_blocking(move || entered_rx.recv().unwrap())
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(move || entered_rx.recv().unwrap()).await.unwrap();
     for id in &ids[1..] {
         mgr.write(S, *id, |c| insert(c, "z")).await.unwrap();
     }
@@ -166,10 +153,7 @@ async fn a_handle_in_use_is_not_evicted_mid_closure() {
     go_tx.send(()).unwrap();
     assert_eq!(reader.await.unwrap().unwrap(), 0);
     mgr.write(S, ids[1], |c| insert(c, "w")).await.unwrap();
-    assert!(
-        !mgr.is_open(S, busy),
-        "released handles are evictable again"
-    );
+    assert!(!mgr.is_open(S, busy), "released handles are evictable again");
 }
 
 #[tokio::test]
@@ -188,31 +172,17 @@ async fn a_missing_shard_is_not_found_and_never_created() {
 async fn create_writes_meta_and_refuses_a_duplicate() {
     let (_d, mgr, _) = setup(8);
     let id = Uuid::now_v7();
-    mgr.create(S, id, |c| {
-        Ok(c.execute("INSERT INTO meta VALUES ('name', 'n')", [])
-            .map(|_| ())?)
-    })
-    .await
-    .unwrap();
-    assert_eq!(
-        mgr.create(S, id, |_| Ok(())).await.unwrap_err().code,
-        "conflict"
-    );
+    mgr.create(S, id, |c| Ok(c.execute("INSERT INTO meta VALUES ('name', 'n')", []).map(|_| ())?)).await.unwrap();
+    assert_eq!(mgr.create(S, id, |_| Ok(())).await.unwrap_err().code, "conflict");
     let meta: Vec<(String, String)> = mgr
         .read(S, id, |c| {
             let mut st = c.prepare("SELECT key, value FROM meta ORDER BY key")?;
-            let rows = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
             Ok(rows)
         })
         .await
         .unwrap();
-    let get = |k: &str| {
-        meta.iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-    };
+    let get = |k: &str| meta.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     assert_eq!(get("kind").as_deref(), Some("session"));
     assert_eq!(get("id"), Some(id.to_string()));
     assert_eq!(get("name").as_deref(), Some("n"));
@@ -244,11 +214,7 @@ async fn a_failing_write_in_a_batch_fails_alone() {
         let (i, r) = r.unwrap();
         assert_eq!(r.is_err(), i % 3 == 0, "write {i}");
     }
-    assert_eq!(
-        count(&mgr, id).await,
-        40,
-        "failed writes rolled back, the others committed"
-    );
+    assert_eq!(count(&mgr, id).await, 40, "failed writes rolled back, the others committed");
 }
 
 #[tokio::test]
