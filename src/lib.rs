@@ -9,6 +9,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod paging;
+pub mod project;
 pub mod registry;
 pub mod script;
 pub mod storage;

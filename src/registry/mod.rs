@@ -1,4 +1,5 @@
 //! The registry (`main/registry.sqlite`): the index of projects, sessions and jobs. Everything
 //! in it can be rebuilt from the shards; this module holds its SQL.
 
+pub mod projects;
 pub mod store;

@@ -84,3 +84,13 @@ impl std::fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
+
+impl Limits {
+    pub fn from_config(l: &crate::config::LimitsConfig) -> Limits {
+        Limits {
+            max_yaml_bytes: l.max_yaml_bytes.0 as usize,
+            max_yaml_depth: l.max_yaml_depth,
+            max_script_actions: l.max_script_actions,
+        }
+    }
+}

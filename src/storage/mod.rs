@@ -119,3 +119,20 @@ pub fn scan_files(root: &DbRoot) -> Vec<(std::path::PathBuf, migrate::FileKind)>
     }
     files
 }
+
+/// Moves a closed shard's files (db, -wal, -shm) to `trash/<kind>/<id>-<timestamp>/`, where
+/// maintenance purges them after `trash_retention_days`. Returns the trash directory.
+pub fn move_to_trash(root: &DbRoot, kind: ShardKind, id: uuid::Uuid) -> AppResult<std::path::PathBuf> {
+    let stamp = crate::clock::now().replace([':', '-', '.'], "");
+    let dir = root.trash().join(kind.name()).join(format!("{}-{stamp}", id.as_hyphenated()));
+    std::fs::create_dir_all(&dir)?;
+    let db = root.shard(kind, id);
+    for suffix in ["", "-wal", "-shm"] {
+        let from = std::path::PathBuf::from(format!("{}{suffix}", db.display()));
+        if from.exists() {
+            let name = from.file_name().expect("shard files have names").to_owned();
+            std::fs::rename(&from, dir.join(name))?;
+        }
+    }
+    Ok(dir)
+}
