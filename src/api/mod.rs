@@ -2,8 +2,12 @@
 //! extract, call the domain layer and map the result.
 
 pub mod extract;
+mod files;
 mod health;
 mod middleware;
+mod projects;
+mod transfer;
+mod versions;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -37,7 +41,13 @@ pub type SharedState = Arc<AppState>;
 
 /// The routes of Planbase, without middleware.
 pub fn routes() -> Router<SharedState> {
-    Router::new().route("/health", get(health::health)).route("/ready", get(health::ready))
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .merge(projects::routes())
+        .merge(files::routes())
+        .merge(versions::routes())
+        .merge(transfer::routes())
 }
 
 /// Wraps a router in the middleware every request passes through, outermost first:

@@ -35,7 +35,14 @@ pub fn validate_set(set: &[SetFile], limits: &Limits) -> Validation {
         let parsed = match script::parse_yaml(&f.yaml_content, limits) {
             Ok(p) => p,
             Err(e) => {
-                let p = Problem { file: Some(f.file_name.clone()), path: String::new(), line: e.line, column: e.column, message: e.message, replacement: None };
+                let p = Problem {
+                    file: Some(f.file_name.clone()),
+                    path: String::new(),
+                    line: e.line,
+                    column: e.column,
+                    message: e.message,
+                    replacement: None,
+                };
                 v.errors.push(p);
                 continue;
             }
@@ -71,13 +78,25 @@ pub async fn get_draft(st: &Storage, id: Uuid) -> AppResult<Draft> {
 }
 
 /// Replaces the draft's file set; its validation status goes back to `unknown`.
-pub async fn put_draft(st: &Storage, id: Uuid, mut set: Vec<SetFile>, by: Option<String>, limits: Limits) -> AppResult<Draft> {
+pub async fn put_draft(
+    st: &Storage,
+    id: Uuid,
+    mut set: Vec<SetFile>,
+    by: Option<String>,
+    limits: Limits,
+) -> AppResult<Draft> {
     if set.len() > 500 {
         return Err(AppError::validation("files", "a draft holds at most 500 files"));
     }
     check_set(&set, &limits)?;
     store::sort_set(&mut set);
-    let draft = Draft { files: set, validation_status: "unknown".into(), validation_errors: json!([]), updated_by: by, updated_at: crate::clock::now() };
+    let draft = Draft {
+        files: set,
+        validation_status: "unknown".into(),
+        validation_errors: json!([]),
+        updated_by: by,
+        updated_at: crate::clock::now(),
+    };
     let d = draft.clone();
     service::update(st, id, move |c, _| store::put_draft(c, &d)).await?;
     Ok(draft)
@@ -111,7 +130,13 @@ fn draft_invalid(v: &Validation) -> AppError {
 }
 
 /// Validates the draft and, when valid, turns it into the next version.
-pub async fn publish(st: &Storage, id: Uuid, req: PublishRequest, by: Option<String>, limits: Limits) -> AppResult<Version> {
+pub async fn publish(
+    st: &Storage,
+    id: Uuid,
+    req: PublishRequest,
+    by: Option<String>,
+    limits: Limits,
+) -> AppResult<Version> {
     if req.release_note.chars().count() > 10_000 {
         return Err(AppError::validation("release_note", "release_note is longer than 10000 characters"));
     }
@@ -154,7 +179,13 @@ fn set_current(p: &mut Project, v: &Version) {
     p.status = "published".into();
 }
 
-pub async fn list_versions(st: &Storage, id: Uuid, cursor: Option<String>, limit: Option<i64>, max: usize) -> AppResult<(Vec<Version>, Option<String>)> {
+pub async fn list_versions(
+    st: &Storage,
+    id: Uuid,
+    cursor: Option<String>,
+    limit: Option<i64>,
+    max: usize,
+) -> AppResult<(Vec<Version>, Option<String>)> {
     let limit = paging::check_limit(limit, max)?;
     let before = cursor.as_deref().map(paging::decode::<String>).transpose()?;
     service::get(st, id).await?;
@@ -193,7 +224,16 @@ fn rollback_tx(c: &Connection, p: &mut Project, vid: &str, by: Option<String>, l
     let check = validate_set(&files, limits);
     let status = if check.valid { "valid" } else { "invalid" };
     let errors = serde_json::to_value(&check.errors).unwrap_or(Value::Null);
-    store::put_draft(c, &Draft { files, validation_status: status.into(), validation_errors: errors, updated_by: by, updated_at: crate::clock::now() })?;
+    store::put_draft(
+        c,
+        &Draft {
+            files,
+            validation_status: status.into(),
+            validation_errors: errors,
+            updated_by: by,
+            updated_at: crate::clock::now(),
+        },
+    )?;
     set_current(p, &v);
     Ok(v)
 }

@@ -16,8 +16,13 @@ use crate::storage::{ShardKind, Storage};
 /// Parses YAML for storage; a failure names the file and the position.
 pub fn parse(yaml: &str, file_name: &str, limits: &Limits) -> AppResult<serde_json::Value> {
     script::parse_yaml(yaml, limits).map_err(|e| {
-        AppError::new(400, "script_parse_error", "script", format!("{file_name}: line {}, column {}: {}", e.line, e.column, e.message))
-            .with_details(json!({"file": file_name, "line": e.line, "column": e.column}))
+        AppError::new(
+            400,
+            "script_parse_error",
+            "script",
+            format!("{file_name}: line {}, column {}: {}", e.line, e.column, e.message),
+        )
+        .with_details(json!({"file": file_name, "line": e.line, "column": e.column}))
     })
 }
 
@@ -52,11 +57,18 @@ pub fn insert_new(c: &Connection, f: &SetFile, now: &str) -> AppResult<()> {
     store::save_file(c, &row)
 }
 
-pub async fn list(st: &Storage, id: Uuid, cursor: Option<String>, limit: Option<i64>, max: usize) -> AppResult<(Vec<ProjectFile>, Option<String>)> {
+pub async fn list(
+    st: &Storage,
+    id: Uuid,
+    cursor: Option<String>,
+    limit: Option<i64>,
+    max: usize,
+) -> AppResult<(Vec<ProjectFile>, Option<String>)> {
     let limit = paging::check_limit(limit, max)?;
     let after = cursor.as_deref().map(paging::decode::<String>).transpose()?;
     service::get(st, id).await?;
-    let rows = st.shards.read(ShardKind::Project, id, move |c| store::list_files(c, after.as_deref(), limit + 1)).await?;
+    let rows =
+        st.shards.read(ShardKind::Project, id, move |c| store::list_files(c, after.as_deref(), limit + 1)).await?;
     Ok(paging::page(rows, limit, |f| paging::encode(&f.id)))
 }
 
@@ -66,10 +78,20 @@ pub async fn get(st: &Storage, id: Uuid, file_id: String) -> AppResult<ProjectFi
 }
 
 /// Creates (`file_id` None) or replaces a file; the project's `updated_at` moves with it.
-pub async fn save(st: &Storage, id: Uuid, file_id: Option<String>, input: FileInput, limits: Limits) -> AppResult<ProjectFile> {
+pub async fn save(
+    st: &Storage,
+    id: Uuid,
+    file_id: Option<String>,
+    input: FileInput,
+    limits: Limits,
+) -> AppResult<ProjectFile> {
     let creating = file_id.is_none();
     if creating {
-        let missing = [("file_type", input.file_type.is_none()), ("file_name", input.file_name.is_none()), ("yaml_content", input.yaml_content.is_none())];
+        let missing = [
+            ("file_type", input.file_type.is_none()),
+            ("file_name", input.file_name.is_none()),
+            ("yaml_content", input.yaml_content.is_none()),
+        ];
         if let Some((field, _)) = missing.iter().find(|(_, m)| *m) {
             return Err(AppError::validation(field, format!("{field} is required")));
         }
@@ -90,10 +112,25 @@ pub async fn save(st: &Storage, id: Uuid, file_id: Option<String>, input: FileIn
     Ok(saved)
 }
 
-fn merge(c: &Connection, file_id: &str, creating: bool, input: &FileInput, parsed: Option<serde_json::Value>) -> AppResult<ProjectFile> {
+fn merge(
+    c: &Connection,
+    file_id: &str,
+    creating: bool,
+    input: &FileInput,
+    parsed: Option<serde_json::Value>,
+) -> AppResult<ProjectFile> {
     let now = crate::clock::now();
     let mut f = if creating {
-        ProjectFile { id: file_id.into(), file_type: String::new(), file_name: String::new(), file_path: None, content: serde_json::Value::Null, yaml_content: String::new(), created_at: now.clone(), updated_at: now.clone() }
+        ProjectFile {
+            id: file_id.into(),
+            file_type: String::new(),
+            file_name: String::new(),
+            file_path: None,
+            content: serde_json::Value::Null,
+            yaml_content: String::new(),
+            created_at: now.clone(),
+            updated_at: now.clone(),
+        }
     } else {
         store::get_file(c, file_id)?
     };

@@ -52,7 +52,9 @@ fn check_metadata(m: &Value) -> AppResult<()> {
 fn check_new(p: &NewProject) -> AppResult<()> {
     check_text("name", &p.name, 200, true)?;
     check_text("description", &p.description, 10_000, false)?;
-    for (field, v) in [("author", &p.author), ("engine_version", &p.engine_version), ("engine_version_min", &p.engine_version_min)] {
+    for (field, v) in
+        [("author", &p.author), ("engine_version", &p.engine_version), ("engine_version_min", &p.engine_version_min)]
+    {
         check_text(field, v.as_deref().unwrap_or(""), 100, false)?;
     }
     check_tags(&p.tags)?;

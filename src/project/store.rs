@@ -90,7 +90,16 @@ pub fn save_file(conn: &Connection, f: &ProjectFile) -> AppResult<()> {
          ON CONFLICT(id) DO UPDATE SET file_type = excluded.file_type, file_name = excluded.file_name,
            file_path = excluded.file_path, content = excluded.content, yaml_content = excluded.yaml_content,
            updated_at = excluded.updated_at",
-        params![f.id, f.file_type, f.file_name, f.file_path, f.content.to_string(), f.yaml_content, f.created_at, f.updated_at],
+        params![
+            f.id,
+            f.file_type,
+            f.file_name,
+            f.file_path,
+            f.content.to_string(),
+            f.yaml_content,
+            f.created_at,
+            f.updated_at
+        ],
     );
     match r {
         Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => Err(AppError::conflict(
@@ -160,9 +169,7 @@ fn version_of(r: &Row, with_files: bool) -> rusqlite::Result<Version> {
 
 /// Newest first (ids are UUIDv7), before `before` when given.
 pub fn list_versions(conn: &Connection, before: Option<&str>, limit: usize) -> AppResult<Vec<Version>> {
-    let sql = format!(
-        "SELECT {VERSION_COLS} FROM versions WHERE (?1 IS NULL OR id < ?1) ORDER BY id DESC LIMIT ?2"
-    );
+    let sql = format!("SELECT {VERSION_COLS} FROM versions WHERE (?1 IS NULL OR id < ?1) ORDER BY id DESC LIMIT ?2");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![before, limit as i64], |r| version_of(r, false))?;
     Ok(rows.collect::<Result<_, _>>()?)

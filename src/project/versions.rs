@@ -18,9 +18,8 @@ pub fn parse_semver(v: &str) -> Option<(u64, u64, u64)> {
 /// `1.0.0` for the first, else the highest existing one with its patch number plus one.
 pub fn next_version(existing: &[String], requested: Option<&str>) -> AppResult<String> {
     if let Some(r) = requested {
-        parse_semver(r).ok_or_else(|| {
-            AppError::validation("version_number", format!("{r:?} is not MAJOR.MINOR.PATCH"))
-        })?;
+        parse_semver(r)
+            .ok_or_else(|| AppError::validation("version_number", format!("{r:?} is not MAJOR.MINOR.PATCH")))?;
         if existing.iter().any(|e| e == r) {
             return Err(AppError::conflict(format!("version {r} already exists")));
         }
@@ -98,8 +97,16 @@ mod tests {
 
     #[test]
     fn diffs_by_type_and_name() {
-        let a = vec![f("session", "s.yaml", "a: 1\nb: 2\n"), f("roles", "r.yaml", "x: 1\n"), f("global", "g.yaml", "v: 1\n")];
-        let b = vec![f("session", "s.yaml", "a: 1\nb: 3\n"), f("roles", "r.yaml", "x: 1\n"), f("skills", "k.yaml", "k: 1\n")];
+        let a = vec![
+            f("session", "s.yaml", "a: 1\nb: 2\n"),
+            f("roles", "r.yaml", "x: 1\n"),
+            f("global", "g.yaml", "v: 1\n"),
+        ];
+        let b = vec![
+            f("session", "s.yaml", "a: 1\nb: 3\n"),
+            f("roles", "r.yaml", "x: 1\n"),
+            f("skills", "k.yaml", "k: 1\n"),
+        ];
         let d = diff(&a, &b);
         assert_eq!(d.added.len(), 1);
         assert_eq!(d.removed[0].file_name, "g.yaml");

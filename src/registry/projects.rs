@@ -98,8 +98,7 @@ pub fn list(conn: &Connection, q: &ListQuery) -> AppResult<Vec<Project>> {
     let like = q.q.map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
     let (au, ai) = q.after.as_ref().map(|k| (Some(k.u.as_str()), Some(k.i.as_str()))).unwrap_or((None, None));
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows =
-        stmt.query_map(params![q.status, q.author, q.tag, like, au, ai, q.fetch as i64], project_of)?;
+    let rows = stmt.query_map(params![q.status, q.author, q.tag, like, au, ai, q.fetch as i64], project_of)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
