@@ -3,5 +3,8 @@
 
 mod cli;
 mod errors;
+mod files;
 mod helpers;
+mod projects;
 mod server;
+mod versions;
