@@ -9,7 +9,9 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod jobs;
 pub mod paging;
+pub mod plan;
 pub mod project;
 pub mod registry;
 pub mod script;
@@ -63,7 +65,13 @@ impl App {
         let listener = tokio::net::TcpListener::bind(config.server.bind)
             .await
             .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;
-        let state = Arc::new(AppState { config, storage, started: Instant::now(), ready: AtomicBool::new(false) });
+        let state = Arc::new(AppState {
+            config,
+            storage,
+            started: Instant::now(),
+            ready: AtomicBool::new(false),
+            jobs: jobs::JobEvents::new(),
+        });
         let router = api::with_layers(api::routes().merge(extra), state.clone());
         state.ready.store(true, Ordering::Release);
         Ok(App { listener, router, state, stop: Arc::new(Notify::new()), _lock: lock })
@@ -91,7 +99,14 @@ impl App {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let App { listener, router, state, stop, _lock } = self;
         tracing::info!(addr = %listener.local_addr()?, db_root = %state.storage.root.path().display(), "serving");
-        axum::serve(listener, router).with_graceful_shutdown(shutdown_signal(stop)).await?;
+        // Job streams are ended once the signal arrives: graceful shutdown waits for every
+        // open response, and a stream would otherwise hold it up until its idle timeout.
+        let events = state.jobs.clone();
+        let signal = async move {
+            shutdown_signal(stop).await;
+            events.shutdown();
+        };
+        axum::serve(listener, router).with_graceful_shutdown(signal).await?;
         let st = state.clone();
         tokio::task::spawn_blocking(move || st.storage.shards.shutdown()).await?;
         let now = clock::now();

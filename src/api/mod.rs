@@ -4,7 +4,9 @@
 pub mod extract;
 mod files;
 mod health;
+mod jobs;
 mod middleware;
+mod plan;
 mod projects;
 mod transfer;
 mod versions;
@@ -35,6 +37,8 @@ pub struct AppState {
     pub started: Instant,
     /// Set once start-up work is done; `/ready` answers 200 from then on.
     pub ready: AtomicBool,
+    /// Wakes the job log streams (`GET /api/v1/jobs/{job_id}/stream`) after each job write.
+    pub jobs: crate::jobs::JobEvents,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -47,6 +51,8 @@ pub fn routes() -> Router<SharedState> {
         .merge(projects::routes())
         .merge(files::routes())
         .merge(versions::routes())
+        .merge(jobs::routes())
+        .merge(plan::routes())
         .merge(transfer::routes())
 }
 
@@ -61,6 +67,8 @@ pub fn with_layers(router: Router<SharedState>, state: SharedState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(cfg.limits.max_body_bytes.0 as usize))
+        // Merged after the body limit, so it does not apply: import enforces max_import_bytes.
+        .merge(transfer::upload_routes())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
     if let Some(cors) = cors_layer(&cfg.server.cors_origins) {
         router = router.layer(cors);

@@ -2,6 +2,8 @@
 //! Each run measures its own ceiling (raw rusqlite on the same machine, same moment), so
 //! figures are read as ratios on a noisy machine.
 
+mod plan;
+mod projects;
 mod storage;
 
 use clap::{Args, Subcommand};
@@ -18,11 +20,17 @@ pub struct BenchArgs {
 pub enum Which {
     /// The storage engine: raw ceiling, shard manager writes, cold opens, RSS and fds.
     Storage(storage::StorageBench),
+    /// Projects: creates per second, export and import of a 10 MiB project.
+    Projects(projects::ProjectsBench),
+    /// Plans: moving a 10k-node subtree and reading a 10k-node tree.
+    Plan(plan::PlanBench),
 }
 
 pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
     match args.which {
         Which::Storage(b) => storage::run(config, b),
+        Which::Projects(b) => projects::run(config, b),
+        Which::Plan(b) => plan::run(config, b),
     }
 }
 

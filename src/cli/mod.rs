@@ -1,6 +1,7 @@
 //! The command line (clap). `planbase` with no subcommand serves.
 
 mod files;
+mod project;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +37,17 @@ pub enum Command {
     Check,
     /// Print the effective config (secrets redacted).
     Config,
+    /// Write a consistent copy of a project's file to FILE (read-only; works beside a server).
+    Export { project: String, file: PathBuf },
+    /// Import a project file (the checks of POST /api/v1/projects/import).
+    Import {
+        file: PathBuf,
+        /// Keep the file's project id (refused when a project already has it).
+        #[arg(long)]
+        keep_id: bool,
+    },
+    /// Rebuild the registry's project rows from the project files.
+    Reindex,
     /// Run a benchmark (`storage`) and print its table.
     Bench(crate::bench::BenchArgs),
 }
@@ -72,6 +84,9 @@ pub fn run() -> ExitCode {
             print!("{}", config.to_redacted_toml());
             Ok(())
         }
+        Some(Command::Export { project, file }) => project::export(&config, &project, &file),
+        Some(Command::Import { file, keep_id }) => project::import(&config, &file, keep_id),
+        Some(Command::Reindex) => project::reindex(&config),
         Some(Command::Bench(args)) => crate::bench::run(&config, args),
     };
     match result {

@@ -5,7 +5,9 @@
 pub mod drafts;
 pub mod files;
 pub mod model;
+pub mod reindex;
 pub mod service;
 pub mod store;
 pub mod templates;
+pub mod transfer;
 pub mod versions;

@@ -90,6 +90,9 @@ pub async fn create(st: &Storage, input: NewProject, owner: Option<String>) -> A
 
 fn init_shard(c: &Connection, p: &Project, now: &str) -> AppResult<()> {
     store::write_meta(c, p)?;
+    // The base meta row was stamped by the template a moment earlier; the registry row and
+    // the shard must agree, or reindex and import would move created_at.
+    c.execute("UPDATE meta SET value = ?1 WHERE key = 'created_at'", [&p.created_at])?;
     for f in templates::default_set() {
         super::files::insert_new(c, &f, now)?;
     }
