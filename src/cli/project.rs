@@ -83,6 +83,8 @@ pub fn reindex(config: &Config) -> anyhow::Result<()> {
     pb.finish_and_clear();
     let mut registry = connection::open(&root.registry(), FileKind::Registry, &pragmas, Mode::Create).map_err(op)?;
     let report = reindex::apply(&mut registry, &root, found).map_err(op)?;
+    let jobs = crate::jobs::index::rebuild(&root, &pragmas, &ids, &mut registry).map_err(op)?;
+    println!("{jobs} jobs indexed");
     println!(
         "{} projects indexed, {} adopted, {} removed, {} failed",
         report.projects,

@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod events;
+pub mod index;
 pub mod model;
 pub mod redact;
 pub mod service;

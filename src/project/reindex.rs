@@ -122,10 +122,15 @@ pub fn apply(conn: &mut Connection, root: &DbRoot, scan: Scan) -> AppResult<Rein
 /// `POST /api/v1/admin/reindex`: the scan runs on the blocking pool, then the registry
 /// transaction on a pooled connection.
 pub async fn reindex(st: &Storage, pragmas: &Pragmas) -> AppResult<ReindexReport> {
-    let (root, pragmas) = (st.root.clone(), pragmas.clone());
-    let found = super::transfer::blocking(move || Ok(scan(&root, &pragmas, &shard_ids(&root), || {}))).await?;
-    let root = st.root.clone();
-    let report = with_conn(&st.shared.registry, move |c| apply(c, &root, found)).await?;
+    let (root, scan_pragmas) = (st.root.clone(), pragmas.clone());
+    let found = super::transfer::blocking(move || Ok(scan(&root, &scan_pragmas, &shard_ids(&root), || {}))).await?;
+    let (root, pragmas2) = (st.root.clone(), pragmas.clone());
+    let report = with_conn(&st.shared.registry, move |c| {
+        let report = apply(c, &root, found)?;
+        crate::jobs::index::rebuild(&root, &pragmas2, &shard_ids(&root), c)?;
+        Ok(report)
+    })
+    .await?;
     tracing::info!(projects = report.projects, adopted = report.adopted, removed = report.removed, "reindexed");
     Ok(report)
 }

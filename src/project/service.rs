@@ -244,5 +244,11 @@ pub async fn delete(st: &Storage, id: Uuid) -> AppResult<()> {
         .await
         .map_err(AppError::internal)??;
     let key = id.to_string();
-    with_conn(&st.shared.registry, move |c| registry::delete(c, &key)).await
+    with_conn(&st.shared.registry, move |c| {
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        registry::delete(&tx, &key)?;
+        crate::registry::jobs::delete_project(&tx, &key)?;
+        Ok(tx.commit()?)
+    })
+    .await
 }

@@ -23,6 +23,7 @@ use super::{service, store};
 use crate::error::{AppError, AppResult};
 use crate::storage::connection::{self, Mode, Pragmas};
 use crate::storage::migrate::{self, FileKind};
+use crate::storage::pools::with_conn;
 use crate::storage::{DbRoot, ShardKind, Storage};
 
 const P: ShardKind = ShardKind::Project;
@@ -186,6 +187,9 @@ fn rewrite_copy(path: &Path, pragmas: &Pragmas, new_id: Uuid, req: &CopyRequest)
     set_identity(&tx, new_id, Some(&now))?;
     (p.id, p.name, p.created_at, p.updated_at) =
         (new_id.to_string(), copy_name(req.name.as_deref(), &p.name), now.clone(), now);
+    // Job ids are global (job_index maps each to one file): the copy starts without the
+    // original's jobs and their logs (ON DELETE CASCADE). Action logs are free text; kept.
+    tx.execute("DELETE FROM jobs", [])?;
     if !req.include_versions {
         // One statement: the rollback_from_version_id references are checked at its end.
         tx.execute("DELETE FROM versions", [])?;
@@ -360,7 +364,12 @@ pub async fn import(st: &Storage, pragmas: &Pragmas, tmp: TempFile, keep_id: boo
         Ok(p)
     })
     .await?;
-    service::register(st, p).await
+    let p = service::register(st, p).await?;
+    // The imported file's jobs become reachable by id (ids already indexed stay where they are).
+    let jobs = st.shards.read(P, id, |c| crate::jobs::index::job_rows(c)).await?;
+    let pid = p.id.clone();
+    with_conn(&st.shared.registry, move |c| crate::jobs::index::insert_absent(c, Some(&pid), &jobs)).await?;
+    Ok(p)
 }
 
 async fn free_id(st: &Storage, id: Uuid) -> AppResult<Uuid> {

@@ -461,3 +461,30 @@ async fn cli_export_works_beside_a_server_and_cli_import_waits_for_it() {
     assert_eq!(snapshot(&app, &id).await, before);
     app.stop().await;
 }
+
+/// `job_index` follows the files: a copy starts without jobs, an import makes its jobs
+/// reachable, a delete drops them, and reindex rebuilds the index.
+#[tokio::test]
+async fn job_index_follows_copy_import_delete_and_reindex() {
+    let app = TestApp::spawn().await;
+    let pid = crate::jobs::project(&app).await;
+    let job = crate::jobs::new_job(&app, &pid).await["job_id"].as_str().unwrap().to_string();
+    let (s, copy) = crate::projects::post(&app, &format!("/api/v1/projects/{pid}/copy"), json!({})).await;
+    assert_eq!(s, 201, "{copy}");
+    let (_, jobs) = app.get(&format!("/api/v1/projects/{}/jobs", copy["id"].as_str().unwrap())).await;
+    assert_eq!(jobs["items"], json!([]), "a copy starts without the original's jobs");
+    assert_eq!(app.get(&format!("/api/v1/jobs/{job}")).await.1["project_id"].as_str(), Some(pid.as_str()));
+
+    let other = TestApp::spawn().await;
+    let (s, imported) = import(&other, export_ok(&app, &pid).await, false).await;
+    assert_eq!(s, 201, "{imported}");
+    let (s, j) = other.get(&format!("/api/v1/jobs/{job}")).await;
+    assert_eq!((s, j["project_id"].clone()), (200, imported["id"].clone()), "imported jobs are reachable");
+
+    let (s, _) = crate::projects::post(&app, "/api/v1/admin/reindex", json!({})).await;
+    assert_eq!(s, 200);
+    assert_eq!(app.get(&format!("/api/v1/jobs/{job}")).await.0, 200, "reindex keeps the job reachable");
+    let (s, _) = crate::projects::send(&app, reqwest::Method::DELETE, &format!("/api/v1/projects/{pid}"), None).await;
+    assert_eq!(s, 204);
+    assert_eq!(app.get(&format!("/api/v1/jobs/{job}")).await.0, 404, "a deleted project's jobs are gone");
+}
