@@ -12,8 +12,11 @@ use crate::storage::connection::{self, Mode, Pragmas};
 use crate::storage::migrate::FileKind;
 use crate::storage::{DbRoot, ShardKind};
 
-/// `(job_id, job_type, created_at)` of every job in one file.
-pub fn job_rows(conn: &Connection) -> AppResult<Vec<(String, String, String)>> {
+/// `(job_id, job_type, created_at)` of one job.
+pub type JobRow = (String, String, String);
+
+/// Every job of one file.
+pub fn job_rows(conn: &Connection) -> AppResult<Vec<JobRow>> {
     let mut stmt = conn.prepare("SELECT job_id, job_type, created_at FROM jobs ORDER BY created_at, job_id")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -23,7 +26,7 @@ pub fn job_rows(conn: &Connection) -> AppResult<Vec<(String, String, String)>> {
 pub fn insert_absent(
     reg: &Connection,
     project_id: Option<&str>,
-    rows: &[(String, String, String)],
+    rows: &[JobRow],
 ) -> AppResult<usize> {
     let mut stmt = reg.prepare_cached(
         "INSERT INTO job_index(job_id, project_id, job_type, created_at) VALUES (?1, ?2, ?3, ?4)
@@ -39,7 +42,7 @@ pub fn insert_absent(
 /// Reads every file's jobs (short-lived readers, nothing migrated or cached), then replaces
 /// `job_index` in one registry transaction. Returns the number of indexed jobs. Blocking.
 pub fn rebuild(root: &DbRoot, pragmas: &Pragmas, projects: &[uuid::Uuid], reg: &mut Connection) -> AppResult<usize> {
-    let mut files: Vec<(Option<String>, Vec<(String, String, String)>)> = Vec::new();
+    let mut files: Vec<(Option<String>, Vec<JobRow>)> = Vec::new();
     if root.system_jobs().exists() {
         let c = connection::open(&root.system_jobs(), FileKind::Jobs, pragmas, Mode::Reader)?;
         files.push((None, job_rows(&c)?));

@@ -366,7 +366,7 @@ pub async fn import(st: &Storage, pragmas: &Pragmas, tmp: TempFile, keep_id: boo
     .await?;
     let p = service::register(st, p).await?;
     // The imported file's jobs become reachable by id (ids already indexed stay where they are).
-    let jobs = st.shards.read(P, id, |c| crate::jobs::index::job_rows(c)).await?;
+    let jobs = st.shards.read(P, id, crate::jobs::index::job_rows).await?;
     let pid = p.id.clone();
     with_conn(&st.shared.registry, move |c| crate::jobs::index::insert_absent(c, Some(&pid), &jobs)).await?;
     Ok(p)
