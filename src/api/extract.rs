@@ -81,3 +81,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
             .map_err(|e| AppError::bad_request(format!("invalid path: {}", e.body_text())))
     }
 }
+
+/// `?cursor&limit` of a plain paged list.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Page {
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}

@@ -4,10 +4,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::Value;
 
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Page};
 use super::projects::{list_body, project_id};
 use super::SharedState;
 use crate::error::AppResult;
@@ -19,12 +18,6 @@ pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/api/v1/projects/{id}/files", get(list).post(create))
         .route("/api/v1/projects/{id}/files/{file_id}", get(read).put(update).delete(remove))
-}
-
-#[derive(Deserialize)]
-struct Page {
-    cursor: Option<String>,
-    limit: Option<i64>,
 }
 
 async fn list(

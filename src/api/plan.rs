@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Page};
 use super::projects::{list_body, project_id};
 use super::SharedState;
 use crate::error::{AppError, AppResult};
@@ -124,12 +124,6 @@ async fn remove_dep(
     let dep = int_id(&dep, "dependency", "dependency_not_found")?;
     plan::remove_dependency(&s.storage, project_id(&id)?, task_id(&tid)?, dep).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize)]
-struct Page {
-    cursor: Option<String>,
-    limit: Option<i64>,
 }
 
 async fn snapshots(

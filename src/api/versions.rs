@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Page};
 use super::projects::{list_body, project_id};
 use super::SharedState;
 use crate::error::AppResult;
@@ -56,12 +56,6 @@ async fn validate_draft(State(s): State<SharedState>, ApiPath(id): ApiPath<Strin
     let id = project_id(&id)?;
     crate::project::service::get(&s.storage, id).await?;
     Ok(Json(drafts::validate_draft(&s.storage, id, limits(&s)).await?))
-}
-
-#[derive(Deserialize)]
-struct Page {
-    cursor: Option<String>,
-    limit: Option<i64>,
 }
 
 async fn list(

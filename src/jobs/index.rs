@@ -23,11 +23,7 @@ pub fn job_rows(conn: &Connection) -> AppResult<Vec<JobRow>> {
 }
 
 /// Indexes `rows` of one file; ids already indexed elsewhere are left alone.
-pub fn insert_absent(
-    reg: &Connection,
-    project_id: Option<&str>,
-    rows: &[JobRow],
-) -> AppResult<usize> {
+pub fn insert_absent(reg: &Connection, project_id: Option<&str>, rows: &[JobRow]) -> AppResult<usize> {
     let mut stmt = reg.prepare_cached(
         "INSERT INTO job_index(job_id, project_id, job_type, created_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(job_id) DO NOTHING",
