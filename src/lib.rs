@@ -15,6 +15,7 @@ pub mod plan;
 pub mod project;
 pub mod registry;
 pub mod script;
+pub mod search;
 pub mod storage;
 pub mod telemetry;
 

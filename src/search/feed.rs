@@ -1,0 +1,42 @@
+//! The in-memory queue between the append path and the search index.
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// One message to (re)index. A merge re-sends the same `(session_id, seq)` with the new text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub session_id: String,
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
+    pub seq: i64,
+    pub text: String,
+}
+
+/// Batches entries for the feeder task. Enqueueing is a short lock and a wake-up; the
+/// feeder takes everything queued at once.
+#[derive(Default)]
+pub struct SearchFeed {
+    queue: Mutex<Vec<Entry>>,
+    wake: Notify,
+}
+
+impl SearchFeed {
+    pub fn enqueue(&self, e: Entry) {
+        self.queue.lock().push(e);
+        self.wake.notify_one();
+    }
+
+    pub fn pending(&self) -> usize {
+        self.queue.lock().len()
+    }
+
+    pub fn take(&self) -> Vec<Entry> {
+        std::mem::take(&mut *self.queue.lock())
+    }
+
+    /// Waits until something is queued (or `max` passes).
+    pub async fn wait(&self, max: std::time::Duration) {
+        let _ = tokio::time::timeout(max, self.wake.notified()).await;
+    }
+}

@@ -1,0 +1,140 @@
+//! SQL of `main/search.sqlite`: batch writes, queries, watermarks and catch-up.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::{fts_query, Entry};
+use crate::error::AppResult;
+
+/// Writes a batch in one transaction: each `(session, seq)` replaces its previous text, and
+/// every session's watermark moves up to the highest seq written.
+pub fn apply_batch(conn: &mut Connection, batch: &[Entry]) -> AppResult<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut marks: HashMap<&str, i64> = HashMap::new();
+    for e in batch {
+        upsert(&tx, e)?;
+        let m = marks.entry(e.session_id.as_str()).or_insert(e.seq);
+        *m = (*m).max(e.seq);
+    }
+    for (sid, seq) in marks {
+        tx.prepare_cached(
+            "INSERT INTO watermarks(session_id, seq) VALUES (?1, ?2)
+             ON CONFLICT(session_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+        )?
+        .execute(params![sid, seq])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn upsert(c: &Connection, e: &Entry) -> AppResult<()> {
+    let old: Option<i64> = c
+        .prepare_cached("SELECT id FROM message_fts_rows WHERE session_id = ?1 AND seq = ?2")?
+        .query_row(params![e.session_id, e.seq], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = old {
+        c.prepare_cached("DELETE FROM message_fts WHERE rowid = ?1")?.execute([id])?;
+        c.prepare_cached("DELETE FROM message_fts_rows WHERE id = ?1")?.execute([id])?;
+    }
+    if e.text.trim().is_empty() {
+        return Ok(());
+    }
+    c.prepare_cached("INSERT INTO message_fts_rows(session_id, seq) VALUES (?1, ?2)")?
+        .execute(params![e.session_id, e.seq])?;
+    let id = c.last_insert_rowid();
+    c.prepare_cached(
+        "INSERT INTO message_fts(rowid, text, session_id, user_id, project_id, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![id, e.text, e.session_id, e.user_id, e.project_id, e.seq])?;
+    Ok(())
+}
+
+/// Drops a session's rows and watermark (the session was deleted).
+pub fn remove_session(conn: &Connection, session_id: &str) -> AppResult<()> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM message_fts_rows WHERE session_id = ?1")?;
+    let ids: Vec<i64> = stmt.query_map([session_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    for id in ids {
+        conn.prepare_cached("DELETE FROM message_fts WHERE rowid = ?1")?.execute([id])?;
+    }
+    conn.execute("DELETE FROM message_fts_rows WHERE session_id = ?1", [session_id])?;
+    conn.execute("DELETE FROM watermarks WHERE session_id = ?1", [session_id])?;
+    Ok(())
+}
+
+pub fn watermark(conn: &Connection, session_id: &str) -> AppResult<i64> {
+    Ok(conn
+        .prepare_cached("SELECT seq FROM watermarks WHERE session_id = ?1")?
+        .query_row([session_id], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Hit {
+    pub session_id: String,
+    pub seq: i64,
+    pub project_id: Option<String>,
+    pub snippet: String,
+    pub score: f64,
+}
+
+/// Best first (bm25), optionally within a project and/or one user's sessions.
+pub fn search(
+    conn: &Connection,
+    text: &str,
+    project_id: Option<&str>,
+    user_id: Option<&str>,
+    offset: usize,
+    fetch: usize,
+) -> AppResult<Vec<Hit>> {
+    let Some(q) = fts_query(text) else { return Ok(Vec::new()) };
+    let mut stmt = conn.prepare_cached(
+        "SELECT session_id, seq, project_id, snippet(message_fts, 0, '<mark>', '</mark>', '…', 16), bm25(message_fts)
+         FROM message_fts WHERE message_fts MATCH ?1
+           AND (?2 IS NULL OR project_id = ?2) AND (?3 IS NULL OR user_id = ?3)
+         ORDER BY bm25(message_fts), session_id, seq LIMIT ?4 OFFSET ?5",
+    )?;
+    let rows = stmt.query_map(params![q, project_id, user_id, fetch as i64, offset as i64], |r| {
+        Ok(Hit {
+            session_id: r.get(0)?,
+            seq: r.get(1)?,
+            project_id: r.get(2)?,
+            snippet: r.get(3)?,
+            score: -r.get::<_, f64>(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::migrate::{self, FileKind};
+
+    fn db() -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate::migrate(&mut c, FileKind::Search).unwrap();
+        c
+    }
+
+    fn e(sid: &str, seq: i64, text: &str) -> Entry {
+        Entry { session_id: sid.into(), user_id: Some("u".into()), project_id: None, seq, text: text.into() }
+    }
+
+    #[test]
+    fn batches_replace_by_seq_and_move_watermarks() {
+        let mut c = db();
+        apply_batch(&mut c, &[e("s1", 1, "alpha beta"), e("s1", 2, "gamma"), e("s2", 1, "alpha")]).unwrap();
+        assert_eq!(search(&c, "alpha", None, None, 0, 10).unwrap().len(), 2);
+        apply_batch(&mut c, &[e("s1", 1, "delta")]).unwrap();
+        let hits = search(&c, "alpha", None, None, 0, 10).unwrap();
+        assert_eq!(hits.iter().map(|h| h.session_id.as_str()).collect::<Vec<_>>(), ["s2"], "a merge replaces the text");
+        assert_eq!((watermark(&c, "s1").unwrap(), watermark(&c, "s3").unwrap()), (2, 0));
+        assert!(search(&c, "alpha", None, Some("other"), 0, 10).unwrap().is_empty());
+        remove_session(&c, "s2").unwrap();
+        assert!(search(&c, "alpha", None, None, 0, 10).unwrap().is_empty());
+        assert!(search(&c, "\"NEAR( * ((", None, None, 0, 10).is_ok());
+    }
+}
