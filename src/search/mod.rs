@@ -6,6 +6,7 @@
 //! up from the shards, and `reindex` rebuilds everything.
 
 pub mod feed;
+pub mod feeder;
 pub mod query;
 pub mod store;
 
