@@ -15,6 +15,7 @@
 
 mod schema;
 mod validate;
+pub mod runtime;
 mod values;
 mod yaml;
 

@@ -1,0 +1,9 @@
+//! The runtime side of scripts: the lenient parser ([`model`]), variables and
+//! interpolation ([`vars`]) and the executor ([`engine`]).
+
+pub mod engine;
+pub mod model;
+pub mod vars;
+
+#[cfg(test)]
+mod tests;
