@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod jobs;
+pub mod llm;
 pub mod paging;
 pub mod plan;
 pub mod project;

@@ -1,0 +1,95 @@
+//! Chat-completion providers behind one trait, and the request/response types.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: &str, content: impl Into<String>) -> ChatMessage {
+        ChatMessage { role: role.into(), content: content.into() }
+    }
+}
+
+/// Why the model is asked: the offline provider answers by purpose; real models only see
+/// the messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Purpose {
+    /// Speak `content` (already interpolated) to the user.
+    Say { content: String },
+    /// Return a JSON object with `names` taken from the user's text.
+    Extract { names: Vec<String>, user: String },
+    /// Think silently; return a JSON object with `names`.
+    Think { names: Vec<String> },
+    /// Free conversation over the history in `messages`.
+    Chat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    pub purpose: Purpose,
+    pub messages: Vec<ChatMessage>,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+    /// Use the cache even when `temperature > 0`.
+    #[serde(default)]
+    pub force_cache: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    pub text: String,
+    pub model: String,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    #[serde(default)]
+    pub cached: bool,
+}
+
+/// A chat-completion provider. Blocking: called on blocking threads (the engine's).
+pub trait LlmProvider: Send + Sync {
+    fn name(&self) -> &str;
+    fn model(&self) -> &str;
+    fn complete(&self, req: &ChatRequest) -> AppResult<ChatResponse>;
+    /// Whether results may be cached (the offline model is cheaper than the cache).
+    fn cacheable(&self) -> bool {
+        true
+    }
+}
+
+pub fn llm_error(message: impl Into<String>) -> AppError {
+    AppError::new(503, "llm_service_error", "llm", message).retryable()
+}
+
+/// Reads the JSON object a model returned for an extraction or a thought; tolerates prose
+/// around it (models add it) and answers an empty object when there is none.
+pub fn json_object(text: &str) -> Map<String, Value> {
+    let start = text.find('{');
+    let end = text.rfind('}');
+    match (start, end) {
+        (Some(s), Some(e)) if e > s => serde_json::from_str(&text[s..=e]).unwrap_or_default(),
+        _ => Map::new(),
+    }
+}
+
+/// A rough token count for providers that report none: words plus punctuation.
+pub fn approx_tokens(text: &str) -> u32 {
+    text.split_whitespace().count() as u32 + text.chars().filter(|c| !c.is_ascii()).count() as u32 / 2
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_objects_are_found_in_prose() {
+        let m = super::json_object("Sure! {\"name\": \"Ann\"} hope that helps");
+        assert_eq!(m["name"], "Ann");
+        assert!(super::json_object("no json here").is_empty());
+    }
+}

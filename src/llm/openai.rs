@@ -1,0 +1,115 @@
+//! The `openai` provider: any OpenAI-compatible `/chat/completions` endpoint.
+//!
+//! Blocking (it runs on the engine's blocking thread), with a per-request timeout and
+//! bounded retries with exponential backoff on 429, 5xx and transport errors. Whatever is
+//! left after the retries is 503 `llm_service_error`, retryable; the key never reaches logs.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::chat::{approx_tokens, llm_error, ChatRequest, ChatResponse, LlmProvider};
+use crate::config::LlmConfig;
+use crate::error::AppResult;
+
+pub struct OpenAi {
+    client: reqwest::blocking::Client,
+    base_url: String,
+    model: String,
+    api_key: Option<String>,
+    max_retries: u32,
+}
+
+impl OpenAi {
+    /// Builds the client from config; the key is read from the variable `api_key_env` names.
+    pub fn from_config(cfg: &LlmConfig) -> AppResult<OpenAi> {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_millis(cfg.timeout_ms))
+            .build()
+            .map_err(|e| llm_error("cannot build the HTTP client").with_internal(e))?;
+        Ok(OpenAi {
+            client,
+            base_url: cfg
+                .base_url
+                .clone()
+                .unwrap_or_else(|| "https://api.openai.com/v1".into())
+                .trim_end_matches('/')
+                .into(),
+            model: cfg.model.clone().unwrap_or_else(|| "gpt-4o-mini".into()),
+            api_key: std::env::var(&cfg.api_key_env).ok().filter(|k| !k.is_empty()),
+            max_retries: cfg.max_retries,
+        })
+    }
+
+    fn body(&self, req: &ChatRequest) -> Value {
+        let mut b = json!({"model": self.model, "messages": req.messages});
+        if let Some(t) = req.temperature {
+            b["temperature"] = json!(t);
+        }
+        if let Some(m) = req.max_tokens {
+            b["max_tokens"] = json!(m);
+        }
+        b
+    }
+
+    /// One attempt: Ok(Some) on success, Ok(None) when a retry may help, Err when it won't.
+    fn attempt(&self, body: &Value) -> AppResult<Option<ChatResponse>> {
+        let mut rb = self.client.post(format!("{}/chat/completions", self.base_url)).json(body);
+        if let Some(k) = &self.api_key {
+            rb = rb.bearer_auth(k);
+        }
+        let resp = match rb.send() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "llm request failed");
+                return Ok(None);
+            }
+        };
+        let status = resp.status().as_u16();
+        if status == 429 || status >= 500 {
+            tracing::warn!(status, "llm answered an error that a retry may fix");
+            return Ok(None);
+        }
+        if status >= 400 {
+            return Err(llm_error(format!("the model service refused the request ({status})")));
+        }
+        let v: Value =
+            resp.json().map_err(|e| llm_error("the model service answered something unreadable").with_internal(e))?;
+        Ok(Some(self.parse(&v)))
+    }
+
+    fn parse(&self, v: &Value) -> ChatResponse {
+        let text = v["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_string();
+        let usage = |k: &str| v["usage"][k].as_u64().map(|n| n as u32);
+        ChatResponse {
+            completion_tokens: usage("completion_tokens").unwrap_or_else(|| approx_tokens(&text)),
+            prompt_tokens: usage("prompt_tokens").unwrap_or(0),
+            model: v["model"].as_str().unwrap_or(&self.model).to_string(),
+            text,
+            cached: false,
+        }
+    }
+}
+
+impl LlmProvider for OpenAi {
+    fn name(&self) -> &str {
+        "openai"
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    fn complete(&self, req: &ChatRequest) -> AppResult<ChatResponse> {
+        let body = self.body(req);
+        for n in 0..=self.max_retries {
+            if n > 0 {
+                std::thread::sleep(Duration::from_millis(200 * (1 << (n - 1).min(5))));
+            }
+            if let Some(r) = self.attempt(&body)? {
+                return Ok(r);
+            }
+        }
+        Err(llm_error(format!("the model service failed after {} attempts", self.max_retries + 1)))
+    }
+}
