@@ -13,9 +13,9 @@
 //! expansion) and one document per file. [`parse_yaml`] exposes the same reader to callers
 //! that only need to know whether a file parses.
 
+pub mod runtime;
 mod schema;
 mod validate;
-pub mod runtime;
 mod values;
 mod yaml;
 
