@@ -2,6 +2,7 @@
 //! interpolation ([`vars`]) and the executor ([`engine`]).
 
 pub mod engine;
+pub mod llm_model;
 pub mod model;
 pub mod vars;
 
