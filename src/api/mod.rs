@@ -9,6 +9,7 @@ mod middleware;
 mod plan;
 mod projects;
 mod transfer;
+pub mod ui_stream;
 mod versions;
 
 use std::sync::atomic::AtomicBool;
