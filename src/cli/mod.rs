@@ -1,5 +1,6 @@
 //! The command line (clap). `planbase` with no subcommand serves.
 
+mod backup;
 mod files;
 mod project;
 
@@ -33,8 +34,24 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Run integrity_check over every file; exits non-zero on any problem.
-    Check,
+    /// Run integrity_check over every file (or verify a backup); exits non-zero on any problem.
+    Check {
+        /// Verify this backup directory instead of DB_ROOT.
+        #[arg(long)]
+        backup: Option<PathBuf>,
+    },
+    /// Write a consistent online copy of every file into backups/<UTC timestamp>/.
+    Backup {
+        /// Also copy the LLM and embedding caches.
+        #[arg(long)]
+        include_caches: bool,
+    },
+    /// Restore a backup into an empty DB_ROOT (or over it with --force), after verifying it.
+    Restore {
+        dir: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the effective config (secrets redacted).
     Config,
     /// Write a consistent copy of a project's file to FILE (read-only; works beside a server).
@@ -79,7 +96,10 @@ pub fn run() -> ExitCode {
         None => serve(config, &ServeArgs::default()),
         Some(Command::Serve(args)) => serve(config, &args),
         Some(Command::Migrate { dry_run }) => files::migrate(&config, dry_run),
-        Some(Command::Check) => files::check(&config),
+        Some(Command::Check { backup: None }) => files::check(&config),
+        Some(Command::Check { backup: Some(dir) }) => backup::run_check(&dir),
+        Some(Command::Backup { include_caches }) => backup::run_backup(&config, include_caches),
+        Some(Command::Restore { dir, force }) => backup::run_restore(&config, &dir, force),
         Some(Command::Config) => {
             print!("{}", config.to_redacted_toml());
             Ok(())

@@ -1,6 +1,7 @@
 //! The storage engine: paths, connections, migrations, the shard manager and the shared
 //! pools. Knows nothing of HTTP.
 
+pub mod backup;
 pub mod connection;
 pub mod handle;
 pub mod lock;

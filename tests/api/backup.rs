@@ -1,0 +1,92 @@
+//! `planbase backup`, `check --backup` and `restore` with the real binary, beside a server.
+
+use std::process::{Command, Stdio};
+
+use axum::Router;
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+use crate::projects::{create_project, post};
+
+fn planbase(root: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_planbase"));
+    c.env_remove("DB_ROOT")
+        .env("PLANBASE_STORAGE_DB_ROOT", root)
+        .env("PLANBASE_CONFIG", "/dev/null")
+        .stdin(Stdio::null());
+    c
+}
+
+fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+async fn listing(app: &TestApp) -> Vec<Value> {
+    let (_, list) = app.get("/api/v1/projects?limit=200").await;
+    let mut items = list["items"].as_array().unwrap().clone();
+    items.iter_mut().for_each(|p| drop(p.as_object_mut().unwrap().remove("file_bytes")));
+    items
+}
+
+#[tokio::test]
+async fn backup_beside_a_server_then_verify_and_restore_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let app = TestApp::spawn_at(a.clone(), |_| {}, Router::new()).await.unwrap();
+    for name in ["one", "two"] {
+        let id = create_project(&app, name).await["id"].as_str().unwrap().to_string();
+        let body = serde_json::json!({"file_type": "rules", "file_name": "r.yaml", "yaml_content": "x: 1"});
+        assert_eq!(post(&app, &format!("/api/v1/projects/{id}/files"), body).await.0, 201);
+    }
+    let before = listing(&app).await;
+    let (ok, out) = run(planbase(&a).arg("backup"));
+    assert!(ok, "{out}");
+    let backup_dir = std::path::PathBuf::from(out.trim().rsplit(' ').next().unwrap());
+    let manifest: Value = serde_json::from_slice(&std::fs::read(backup_dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["complete"], true);
+    let files: Vec<&str> = manifest["files"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap()).collect();
+    assert_eq!(files.iter().filter(|f| f.starts_with("projects/")).count(), 2);
+    assert!(files.contains(&"main/registry.sqlite") && !files.iter().any(|f| f.starts_with("cache/")));
+    let (ok, out) = run(planbase(&a).args(["check", "--backup"]).arg(&backup_dir));
+    assert!(ok && out.contains("files verified"), "{out}");
+    let (ok, out) = run(planbase(&a).arg("restore").arg(&backup_dir).arg("--force"));
+    assert!(!ok && out.contains("another Planbase server holds"), "{out}");
+    let (ok, out) = run(planbase(&b).arg("restore").arg(&backup_dir));
+    assert!(ok, "{out}");
+    let restored = TestApp::spawn_at(b.clone(), |_| {}, Router::new()).await.unwrap();
+    assert_eq!(listing(&restored).await, before);
+    restored.stop().await;
+    let (ok, out) = run(planbase(&b).arg("restore").arg(&backup_dir));
+    assert!(!ok && out.contains("already holds data"), "{out}");
+    assert!(run(planbase(&b).arg("restore").arg(&backup_dir).arg("--force")).0);
+}
+
+#[tokio::test]
+async fn damaged_or_partial_backups_are_refused_and_restore_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, c) = (dir.path().join("a"), dir.path().join("c"));
+    let app = TestApp::spawn_at(a.clone(), |_| {}, Router::new()).await.unwrap();
+    let id = create_project(&app, "p").await["id"].as_str().unwrap().to_string();
+    app.stop().await;
+    let (ok, out) = run(planbase(&a).arg("backup"));
+    assert!(ok, "{out}");
+    let backup_dir = std::path::PathBuf::from(out.trim().rsplit(' ').next().unwrap());
+    let shard = backup_dir.join(format!("projects/project_{id}.sqlite"));
+    let mut bytes = std::fs::read(&shard).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&shard, bytes).unwrap();
+    let (ok, out) = run(planbase(&a).args(["check", "--backup"]).arg(&backup_dir));
+    assert!(!ok && out.contains("checksum mismatch"), "{out}");
+    let (ok, out) = run(planbase(&c).arg("restore").arg(&backup_dir));
+    assert!(!ok && out.contains("checksum mismatch"), "{out}");
+    assert!(
+        !c.join("projects").exists() || std::fs::read_dir(c.join("projects")).unwrap().count() == 0,
+        "nothing restored"
+    );
+    std::fs::remove_file(backup_dir.join("manifest.json")).unwrap();
+    let (ok, out) = run(planbase(&c).arg("restore").arg(&backup_dir));
+    assert!(!ok && out.contains("not a complete backup"), "{out}");
+}
