@@ -250,7 +250,9 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let checks: [(&str, bool); 8] = [
+        let dim_ok = self.embedding.dim.is_none_or(|d| (8..=8192).contains(&d));
+        let checks: [(&str, bool); 9] = [
+            ("embedding.dim", dim_ok),
             ("storage.max_open_shards", self.storage.max_open_shards >= 1),
             ("storage.readers_per_shard", (1..=64).contains(&self.storage.readers_per_shard)),
             ("storage.max_shard_bytes", self.storage.max_shard_bytes.0 >= 1 << 20),

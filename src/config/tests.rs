@@ -49,6 +49,8 @@ fn errors_name_the_key_on_one_line() {
     assert!(e.contains("storage.nope") && e.contains("unknown key"), "{e}");
     let e = load(&[("PLANBASE_STORAGE_MAX_OPEN_SHARDS", "many")]).unwrap_err().to_string();
     assert!(e.contains("storage.max_open_shards"), "{e}");
+    let e = load(&[("PLANBASE_EMBEDDING_DIM", "3")]).unwrap_err().to_string();
+    assert!(e.contains("embedding.dim"), "{e}");
     let e = load(&[("PLANBASE_SERVER_BIND", "nowhere")]).unwrap_err().to_string();
     assert!(e.contains("server.bind"), "{e}");
 }
