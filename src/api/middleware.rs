@@ -40,6 +40,7 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
     };
     let started = std::time::Instant::now();
+    let method = req.method().to_string();
     let resp = REQUEST_ID
         .scope(id.clone(), async move {
             let resp = next.run(req).await;
@@ -48,7 +49,14 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         .instrument(span.clone())
         .await;
     let _e = span.enter();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let secs = started.elapsed().as_secs_f64();
+    super::metrics::observe(
+        resp.extensions().get::<super::metrics::RouteName>(),
+        &method,
+        resp.status().as_u16(),
+        secs,
+    );
+    let ms = secs * 1000.0;
     if quiet {
         tracing::debug!(status = resp.status().as_u16(), ms, "served");
     } else {

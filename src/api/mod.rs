@@ -5,6 +5,7 @@ pub mod extract;
 mod files;
 mod health;
 mod jobs;
+mod metrics;
 mod middleware;
 mod plan;
 mod projects;
@@ -49,6 +50,7 @@ pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/metrics", get(metrics::metrics))
         .merge(projects::routes())
         .merge(files::routes())
         .merge(versions::routes())
@@ -70,6 +72,7 @@ pub fn with_layers(router: Router<SharedState>, state: SharedState) -> Router {
         .layer(RequestBodyLimitLayer::new(cfg.limits.max_body_bytes.0 as usize))
         // Merged after the body limit, so it does not apply: import enforces max_import_bytes.
         .merge(transfer::upload_routes())
+        .route_layer(axum::middleware::from_fn(metrics::tag_route))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
     if let Some(cors) = cors_layer(&cfg.server.cors_origins) {
         router = router.layer(cors);

@@ -7,6 +7,7 @@ mod errors;
 mod files;
 mod helpers;
 mod jobs;
+mod metrics;
 mod plan;
 mod projects;
 mod server;
