@@ -4,6 +4,7 @@
 //! `clock` are shared by all.
 
 pub mod api;
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod clock;

@@ -1,6 +1,7 @@
 //! HTTP layer: routing, middleware and the mapping of [`AppError`] to responses. Handlers only
 //! extract, call the domain layer and map the result.
 
+mod auth;
 pub mod extract;
 mod files;
 mod health;
@@ -51,6 +52,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
+        .merge(auth::routes())
         .merge(projects::routes())
         .merge(files::routes())
         .merge(versions::routes())
@@ -73,7 +75,8 @@ pub fn with_layers(router: Router<SharedState>, state: SharedState) -> Router {
         // Merged after the body limit, so it does not apply: import enforces max_import_bytes.
         .merge(transfer::upload_routes())
         .route_layer(axum::middleware::from_fn(metrics::tag_route))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     if let Some(cors) = cors_layer(&cfg.server.cors_origins) {
         router = router.layer(cors);
     }

@@ -3,6 +3,7 @@
 mod backup;
 mod files;
 mod project;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,8 +66,26 @@ pub enum Command {
     },
     /// Rebuild the registry's project rows from the project files.
     Reindex,
+    /// Create or revoke API tokens (writes main/auth.sqlite; works beside a server).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Run a benchmark (`storage`) and print its table.
     Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print it once (the last word of the last line).
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Revoke a token by id.
+    Revoke { id: String },
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -107,6 +126,8 @@ pub fn run() -> ExitCode {
         Some(Command::Export { project, file }) => project::export(&config, &project, &file),
         Some(Command::Import { file, keep_id }) => project::import(&config, &file, keep_id),
         Some(Command::Reindex) => project::reindex(&config),
+        Some(Command::Token { action: TokenAction::Create { user, admin } }) => token::create(&config, &user, admin),
+        Some(Command::Token { action: TokenAction::Revoke { id } }) => token::revoke(&config, &id),
         Some(Command::Bench(args)) => crate::bench::run(&config, args),
     };
     match result {

@@ -1,6 +1,7 @@
 //! One integration binary: every test starts the real server on 127.0.0.1:0 with a temp
 //! DB_ROOT and calls it over HTTP (or runs the built `planbase` binary).
 
+mod auth;
 mod backup;
 mod cli;
 mod errors;
