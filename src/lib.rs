@@ -18,6 +18,7 @@ pub mod project;
 pub mod registry;
 pub mod script;
 pub mod search;
+pub mod session;
 pub mod storage;
 pub mod telemetry;
 
@@ -74,7 +75,12 @@ impl App {
             started: Instant::now(),
             ready: AtomicBool::new(false),
             jobs: jobs::JobEvents::new(),
+            summaries: session::summary::Summaries::new(),
+            search: Arc::new(search::SearchFeed::default()),
+            search_stop: Arc::new(Notify::new()),
         });
+        start_session_summaries(&state, &prev);
+        start_search_feed(&state, &prev);
         let router = api::with_layers(api::routes().merge(extra), state.clone());
         state.ready.store(true, Ordering::Release);
         Ok(App { listener, router, state, stop: Arc::new(Notify::new()), _lock: lock })
@@ -110,6 +116,13 @@ impl App {
             events.shutdown();
         };
         axum::serve(listener, router).with_graceful_shutdown(signal).await?;
+        state.summaries.stop_flusher();
+        state.search_stop.notify_one();
+        search::feeder::drain(&state.search, &state.storage.shared.search)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.operator_message()))?;
+        let registry = &state.storage.shared.registry;
+        state.summaries.flush(registry).await.map_err(|e| anyhow::anyhow!("{}", e.operator_message()))?;
         let st = state.clone();
         tokio::task::spawn_blocking(move || st.storage.shards.shutdown()).await?;
         let now = clock::now();
@@ -118,6 +131,40 @@ impl App {
         drop(_lock);
         Ok(())
     }
+}
+
+/// Session summaries: the once-a-second flusher, and after an unclean stop the background
+/// catch-up scan of shards written since the last flush (DESIGN.md §3).
+fn start_session_summaries(state: &SharedState, prev: &registry::store::RunState) {
+    let pool = state.storage.shared.registry.clone();
+    state.summaries.spawn_flusher(pool.clone(), std::time::Duration::from_millis(500));
+    if prev.clean_shutdown {
+        return;
+    }
+    let (root, last) = (state.storage.root.clone(), prev.last_flush_at.clone());
+    let pragmas = storage::connection::Pragmas::from_config(&state.config.storage);
+    tokio::task::spawn_blocking(move || match session::recover::catch_up(&root, &pragmas, &pool, last.as_deref()) {
+        Ok(n) => tracing::info!(sessions = n, "session summaries caught up after an unclean stop"),
+        Err(e) => tracing::warn!(cause = %e.operator_message(), "session catch-up scan failed"),
+    });
+}
+
+/// The search feeder (at most a second behind the appends) and, after an unclean stop, a
+/// background catch-up of the shards written since the last flush.
+fn start_search_feed(state: &SharedState, prev: &registry::store::RunState) {
+    let (feed, pool, stop) = (state.search.clone(), state.storage.shared.search.clone(), state.search_stop.clone());
+    tokio::spawn(search::feeder::run(feed, pool.clone(), stop, std::time::Duration::from_secs(1)));
+    if prev.clean_shutdown {
+        return;
+    }
+    let (root, last) = (state.storage.root.clone(), prev.last_flush_at.clone());
+    let pragmas = storage::connection::Pragmas::from_config(&state.config.storage);
+    tokio::task::spawn_blocking(move || {
+        match session::recover::catch_up_search(&root, &pragmas, &pool, last.as_deref()) {
+            Ok(n) => tracing::info!(messages = n, "search index caught up after an unclean stop"),
+            Err(e) => tracing::warn!(cause = %e.operator_message(), "search catch-up failed"),
+        }
+    });
 }
 
 async fn shutdown_signal(stop: Arc<Notify>) {

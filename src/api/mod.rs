@@ -6,10 +6,14 @@ pub mod extract;
 mod files;
 mod health;
 mod jobs;
+mod memories;
+mod messages;
 mod metrics;
 mod middleware;
 mod plan;
 mod projects;
+mod search;
+mod sessions;
 mod transfer;
 pub mod ui_stream;
 mod versions;
@@ -42,6 +46,12 @@ pub struct AppState {
     pub ready: AtomicBool,
     /// Wakes the job log streams (`GET /api/v1/jobs/{job_id}/stream`) after each job write.
     pub jobs: crate::jobs::JobEvents,
+    /// Pending session summary deltas, overlaid on reads and flushed behind appends.
+    pub summaries: crate::session::summary::Summaries,
+    /// Cross-session search entries waiting for the feeder (written behind the appends).
+    pub search: Arc<crate::search::SearchFeed>,
+    /// Stops the search feeder (after a last drain).
+    pub search_stop: Arc<tokio::sync::Notify>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -58,7 +68,11 @@ pub fn routes() -> Router<SharedState> {
         .merge(versions::routes())
         .merge(jobs::routes())
         .merge(plan::routes())
+        .merge(search::routes())
         .merge(transfer::routes())
+        .merge(memories::routes())
+        .merge(sessions::routes())
+        .merge(messages::routes())
 }
 
 /// Wraps a router in the middleware every request passes through, outermost first:

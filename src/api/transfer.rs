@@ -133,6 +133,18 @@ async fn receive(mut body: Body, tmp: TempFile, limit: u64) -> AppResult<(TempFi
     Ok((tmp, hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()))
 }
 
-async fn reindex_all(State(s): State<SharedState>) -> AppResult<Json<ReindexReport>> {
-    Ok(Json(reindex::reindex(&s.storage, &pragmas(&s)).await?))
+/// Project rows (the report's top level), then session rows (under `sessions`).
+async fn reindex_all(State(s): State<SharedState>) -> AppResult<Json<serde_json::Value>> {
+    let report: ReindexReport = reindex::reindex(&s.storage, &pragmas(&s)).await?;
+    let sessions = crate::session::recover::reindex(&s.storage, &pragmas(&s)).await?;
+    let mut body = serde_json::to_value(report).map_err(AppError::internal)?;
+    body["sessions"] = serde_json::to_value(sessions).map_err(AppError::internal)?;
+    // Entries queued before the rebuild would only re-add what it indexes anyway.
+    let (root, p) = (s.storage.root.clone(), pragmas(&s));
+    let indexed = crate::storage::pools::with_conn(&s.storage.shared.search, move |c| {
+        crate::session::recover::rebuild_search(&root, &p, c)
+    })
+    .await?;
+    body["search"] = serde_json::json!({ "messages": indexed });
+    Ok(Json(body))
 }

@@ -4,6 +4,7 @@
 
 mod plan;
 mod projects;
+mod sessions;
 mod storage;
 
 use clap::{Args, Subcommand};
@@ -24,6 +25,8 @@ pub enum Which {
     Projects(projects::ProjectsBench),
     /// Plans: moving a 10k-node subtree and reading a 10k-node tree.
     Plan(plan::PlanBench),
+    /// Sessions over HTTP: appends (spread and to one session), page reads, HTTP-only, ceiling.
+    Sessions(sessions::SessionsBench),
 }
 
 pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
@@ -31,6 +34,7 @@ pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
         Which::Storage(b) => storage::run(config, b),
         Which::Projects(b) => projects::run(config, b),
         Which::Plan(b) => plan::run(config, b),
+        Which::Sessions(b) => sessions::run(config, b),
     }
 }
 

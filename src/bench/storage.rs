@@ -107,7 +107,7 @@ fn row(name: &str, ops: usize, rate: f64, ceiling: f64) -> Vec<String> {
 }
 
 /// Single-row insert transactions on `files` files, one thread each; returns total ops/s.
-fn raw_ceiling(cfg: &StorageConfig, dir: &Path, files: usize, ops: usize) -> anyhow::Result<f64> {
+pub(super) fn raw_ceiling(cfg: &StorageConfig, dir: &Path, files: usize, ops: usize) -> anyhow::Result<f64> {
     let pragmas = Pragmas::from_config(cfg);
     let conns: Vec<Connection> = (0..files)
         .map(|i| {

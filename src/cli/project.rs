@@ -85,6 +85,10 @@ pub fn reindex(config: &Config) -> anyhow::Result<()> {
     let report = reindex::apply(&mut registry, &root, found).map_err(op)?;
     let jobs = crate::jobs::index::rebuild(&root, &pragmas, &ids, &mut registry).map_err(op)?;
     println!("{jobs} jobs indexed");
+    reindex_sessions(&root, &pragmas, &mut registry)?;
+    let mut search = connection::open(&root.search(), FileKind::Search, &pragmas, Mode::Create).map_err(op)?;
+    let indexed = crate::session::recover::rebuild_search(&root, &pragmas, &mut search).map_err(op)?;
+    println!("{indexed} messages indexed for search");
     println!(
         "{} projects indexed, {} adopted, {} removed, {} failed",
         report.projects,
@@ -97,6 +101,18 @@ pub fn reindex(config: &Config) -> anyhow::Result<()> {
     }
     if !report.failed.is_empty() {
         bail!("{} project file(s) could not be read", report.failed.len());
+    }
+    Ok(())
+}
+
+/// Rebuilds the session rows (meta and message counts) from the session shards.
+fn reindex_sessions(root: &DbRoot, pragmas: &Pragmas, registry: &mut rusqlite::Connection) -> anyhow::Result<()> {
+    let found = crate::session::recover::scan(root, pragmas);
+    let r = crate::session::recover::apply(registry, root, found).map_err(op)?;
+    let (n, adopted, removed, failed) = (r.sessions, r.adopted, r.removed, r.failed.len());
+    println!("{n} sessions indexed, {adopted} adopted, {removed} removed, {failed} failed");
+    for id in &r.failed {
+        println!("  session {id}: could not be read");
     }
     Ok(())
 }

@@ -3,4 +3,5 @@
 
 pub mod jobs;
 pub mod projects;
+pub mod sessions;
 pub mod store;

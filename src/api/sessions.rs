@@ -1,0 +1,87 @@
+//! `/api/v1/sessions`: create, list, get, patch, delete, archive, variables.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::projects::list_body;
+use super::SharedState;
+use crate::error::AppResult;
+use crate::paging;
+use crate::session::model::{NewSession, Session, SessionFilter, SessionPatch, SessionView};
+use crate::session::service::{self, session_id};
+use crate::session::variables;
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/api/v1/sessions", get(list).post(create))
+        .route("/api/v1/sessions/{id}", get(read).patch(patch).delete(remove))
+        .route("/api/v1/sessions/{id}/archive", post(archive))
+        .route("/api/v1/sessions/{id}/variables", get(vars))
+}
+
+async fn create(
+    State(s): State<SharedState>,
+    ApiJson(body): ApiJson<NewSession>,
+) -> AppResult<(StatusCode, Json<Session>)> {
+    Ok((StatusCode::CREATED, Json(service::create(&s.storage, body).await?)))
+}
+
+async fn list(State(s): State<SharedState>, ApiQuery(f): ApiQuery<SessionFilter>) -> AppResult<Json<Value>> {
+    let (items, next) = service::list(&s.storage, &s.summaries, f, s.config.limits.max_page).await?;
+    Ok(list_body(items, next))
+}
+
+async fn read(State(s): State<SharedState>, ApiPath(id): ApiPath<String>) -> AppResult<Json<SessionView>> {
+    Ok(Json(service::view(&s.storage, &s.summaries, session_id(&id)?).await?))
+}
+
+async fn patch(
+    State(s): State<SharedState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<SessionPatch>,
+) -> AppResult<Json<Session>> {
+    Ok(Json(service::patch(&s.storage, &s.summaries, session_id(&id)?, body).await?))
+}
+
+async fn remove(State(s): State<SharedState>, ApiPath(id): ApiPath<String>) -> AppResult<StatusCode> {
+    let sid = session_id(&id)?;
+    service::delete(&s.storage, &s.summaries, sid).await?;
+    // Entries still queued for it are written and then dropped by a later delete or reindex;
+    // its rows leave the index now.
+    let key = sid.to_string();
+    crate::storage::pools::with_conn(&s.storage.shared.search, move |c| crate::search::store::remove_session(c, &key))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn archive(State(s): State<SharedState>, ApiPath(id): ApiPath<String>) -> AppResult<Json<Session>> {
+    Ok(Json(service::archive(&s.storage, &s.summaries, session_id(&id)?).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct VarQuery {
+    history: Option<String>,
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+/// Current values per scope and resolved; with `?history=name`, that variable's rows.
+async fn vars(
+    State(s): State<SharedState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<VarQuery>,
+) -> AppResult<Json<Value>> {
+    let id = session_id(&id)?;
+    service::get(&s.storage, &s.summaries, id).await?;
+    let Some(name) = q.history else {
+        return Ok(Json(variables::current(&s.storage, id).await?));
+    };
+    let limit = paging::check_limit(q.limit, s.config.limits.max_page)?;
+    let (items, next) = variables::history(&s.storage, id, name, q.cursor, limit).await?;
+    Ok(list_body(items, next))
+}

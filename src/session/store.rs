@@ -1,0 +1,175 @@
+//! Session shard SQL: meta, state and message rows. Every function takes a connection the
+//! caller got from the shard manager (a reader, or the writer inside its transaction), or a
+//! short-lived connection of its own (reindex, the recovery scan).
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::Value;
+
+use super::model::{Message, SessionMeta, SessionState};
+use crate::error::{AppError, AppResult};
+
+/// Domain keys of `meta`, each holding a JSON value; `id`, `kind` and `created_at` are the
+/// plain-text base rows the template wrote.
+const META_KEYS: [&str; 10] = [
+    "name",
+    "name_source",
+    "user_id",
+    "project_id",
+    "version_id",
+    "script_file_id",
+    "status",
+    "current_task_id",
+    "metadata",
+    "updated_at",
+];
+
+pub fn write_meta(conn: &Connection, m: &SessionMeta) -> AppResult<()> {
+    let v = serde_json::to_value(m).map_err(AppError::internal)?;
+    let mut stmt = conn.prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")?;
+    for key in META_KEYS {
+        stmt.execute(params![key, v[key].to_string()])?;
+    }
+    Ok(())
+}
+
+/// Stores a JSON value under an extra meta key (`version_snapshot`).
+pub fn put_meta_json(conn: &Connection, key: &str, value: &Value) -> AppResult<()> {
+    conn.prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")?
+        .execute(params![key, value.to_string()])?;
+    Ok(())
+}
+
+pub fn read_meta(conn: &Connection) -> AppResult<SessionMeta> {
+    let mut stmt = conn.prepare_cached("SELECT key, value FROM meta")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut obj = serde_json::Map::new();
+    for row in rows {
+        let (k, v) = row?;
+        let value = match k.as_str() {
+            "id" | "created_at" | "kind" => Value::String(v),
+            _ if META_KEYS.contains(&k.as_str()) => serde_json::from_str(&v).unwrap_or(Value::Null),
+            _ => continue,
+        };
+        obj.insert(k, value);
+    }
+    if obj.get("kind").and_then(Value::as_str) != Some("session") {
+        return Err(AppError::internal("shard meta does not describe a session"));
+    }
+    serde_json::from_value(Value::Object(obj)).map_err(|e| AppError::internal(format!("session meta: {e}")))
+}
+
+/// The auto title, set once from the first user text: returns it when this call set it.
+pub fn set_auto_title(conn: &Connection, text: &str) -> AppResult<Option<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT (SELECT value FROM meta WHERE key = 'name'), (SELECT value FROM meta WHERE key = 'name_source')",
+    )?;
+    let (name, source): (Option<String>, Option<String>) = stmt.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let unnamed = name.as_deref().is_none_or(|n| n == "null");
+    if !unnamed || source.as_deref() == Some("\"user\"") {
+        return Ok(None);
+    }
+    let title = title_of(text);
+    put_meta_json(conn, "name", &Value::String(title.clone()))?;
+    Ok(Some(title))
+}
+
+/// First line of the text, trimmed to 80 characters.
+fn title_of(text: &str) -> String {
+    let line = text.trim().lines().next().unwrap_or("").trim();
+    let mut t: String = line.chars().take(80).collect();
+    if line.chars().count() > 80 {
+        t.push('…');
+    }
+    t
+}
+
+pub fn read_state(conn: &Connection) -> AppResult<SessionState> {
+    let sql = "SELECT status, execution_status, position, variable_store FROM state WHERE id = 1";
+    let json = |s: String| serde_json::from_str(&s).unwrap_or(Value::Null);
+    conn.prepare_cached(sql)?
+        .query_row([], |r| {
+            Ok(SessionState {
+                status: r.get(0)?,
+                execution_status: r.get(1)?,
+                position: json(r.get(2)?),
+                variables: json(r.get(3)?),
+            })
+        })
+        .map_err(Into::into)
+}
+
+pub fn set_state_status(conn: &Connection, status: &str) -> AppResult<()> {
+    conn.prepare_cached("UPDATE state SET status = ?1, updated_at = ?2 WHERE id = 1")?
+        .execute(params![status, crate::clock::now()])?;
+    Ok(())
+}
+
+pub fn set_variables(conn: &Connection, store: &Value) -> AppResult<()> {
+    conn.prepare_cached("UPDATE state SET variable_store = ?1, updated_at = ?2 WHERE id = 1")?
+        .execute(params![store.to_string(), crate::clock::now()])?;
+    Ok(())
+}
+
+pub const MSG_COLS: &str = "seq, id, role, content, parts, attachments, metadata, created_at, updated_at";
+
+pub fn message_of(r: &Row) -> rusqlite::Result<Message> {
+    let opt = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
+    Ok(Message {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        role: r.get(2)?,
+        content: r.get(3)?,
+        parts: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
+        attachments: opt(r.get(5)?),
+        metadata: opt(r.get(6)?),
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+    })
+}
+
+pub fn get_message(conn: &Connection, id: &str) -> AppResult<Option<Message>> {
+    let sql = format!("SELECT {MSG_COLS} FROM messages WHERE id = ?1");
+    Ok(conn.prepare_cached(&sql)?.query_row([id], message_of).optional()?)
+}
+
+/// Inserts a new message; returns its seq.
+pub fn insert_message(conn: &Connection, m: &Message) -> AppResult<i64> {
+    let sql = "INSERT INTO messages(id, role, content, parts, metadata, created_at, updated_at)
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)";
+    let parts = serde_json::to_string(&m.parts).map_err(AppError::internal)?;
+    let meta = m.metadata.as_ref().map(Value::to_string);
+    conn.prepare_cached(sql)?.execute(params![m.id, m.role, m.content, parts, meta, m.created_at])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Rewrites a merged message's parts, content and metadata (seq and created_at kept).
+pub fn update_message(conn: &Connection, m: &Message) -> AppResult<()> {
+    let sql = "UPDATE messages SET content = ?2, parts = ?3, metadata = ?4, updated_at = ?5 WHERE seq = ?1";
+    let parts = serde_json::to_string(&m.parts).map_err(AppError::internal)?;
+    let meta = m.metadata.as_ref().map(Value::to_string);
+    conn.prepare_cached(sql)?.execute(params![m.seq, m.content, parts, meta, m.updated_at])?;
+    Ok(())
+}
+
+/// What the registry summary needs from a shard: count, max(seq) and the newest created_at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub count: i64,
+    pub max_seq: i64,
+}
+
+pub fn max_seq(conn: &Connection) -> AppResult<i64> {
+    Ok(conn.prepare_cached("SELECT coalesce(max(seq), 0) FROM messages")?.query_row([], |r| r.get(0))?)
+}
+
+/// Full recount (reconcile, reindex): count(*) plus the newest message's created_at.
+pub fn counts(conn: &Connection) -> AppResult<(Counts, Option<String>)> {
+    let (count, max_seq) = conn
+        .prepare_cached("SELECT count(*), coalesce(max(seq), 0) FROM messages")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let last = conn
+        .prepare_cached("SELECT created_at FROM messages WHERE seq = ?1")?
+        .query_row([max_seq], |r| r.get(0))
+        .optional()?;
+    Ok((Counts { count, max_seq }, last))
+}

@@ -1,0 +1,235 @@
+//! Messages over HTTP: validation (nothing stored on 400/413), the tool-call merge,
+//! idempotent retries, history pages (incl. 100k messages), and in-session search.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error_shape, TestApp};
+use crate::sessions::{append, create_session, user_text};
+
+async fn new_session(app: &TestApp) -> String {
+    create_session(app, json!({})).await["id"].as_str().unwrap().to_string()
+}
+
+async fn all_messages(app: &TestApp, sid: &str) -> Vec<Value> {
+    let (st, page) = app.get(&format!("/api/v1/sessions/{sid}/messages?limit=200")).await;
+    assert_eq!(st, 200, "{page}");
+    page["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn append_returns_the_stored_message() {
+    let app = TestApp::spawn().await;
+    let sid = new_session(&app).await;
+    let msg = json!({"id": "client_id-1", "role": "user", "metadata": {"a": 1},
+                     "parts": [{"type": "text", "text": "hello world"}, {"type": "data-x", "data": {"k": [1]}},
+                               {"type": "future-part", "whatever": true}]});
+    let (st, m) = append(&app, &sid, msg).await;
+    assert_eq!(st, 201, "{m}");
+    assert_eq!((m["id"].as_str(), m["seq"].as_i64(), m["role"].as_str()), (Some("client_id-1"), Some(1), Some("user")));
+    assert_eq!(m["parts"][2], json!({"type": "future-part", "whatever": true}));
+    assert_eq!((m["metadata"].clone(), m["content"].as_str()), (json!({"a": 1}), Some("hello world")));
+    assert!(m["created_at"].as_str().is_some());
+    for bad_id in [json!("has space"), json!("x".repeat(129)), json!("ünï")] {
+        let (st, m) = append(&app, &sid, json!({"id": bad_id, "role": "assistant", "parts": []})).await;
+        assert_eq!(st, 201);
+        assert!(uuid::Uuid::parse_str(m["id"].as_str().unwrap()).is_ok(), "{m}");
+    }
+    let stored = all_messages(&app, &sid).await;
+    assert_eq!(stored.len(), 4);
+    assert_eq!(stored[0], m, "history serves what the append answered");
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_messages_store_nothing() {
+    let app =
+        TestApp::spawn_with(|c| c.limits.max_message_bytes = planbase::config::ByteSize(4096), Default::default())
+            .await;
+    let sid = new_session(&app).await;
+    let cases = [
+        (json!({"role": "user", "parts": "text"}), "parts"),
+        (json!({"role": "user"}), "parts"),
+        (json!({"role": "user", "parts": ["text"]}), "parts[0]"),
+        (json!({"role": "user", "parts": [{"text": "no type"}]}), "parts[0].type"),
+        (json!({"role": "user", "parts": [{"type": 5}]}), "parts[0].type"),
+        (json!({"role": "robot", "parts": []}), "role"),
+        (json!({"parts": []}), "role"),
+        (json!({"role": "user", "parts": [], "metadata": [1]}), "metadata"),
+        (json!(["not", "an", "object"]), "body"),
+    ];
+    for (body, field) in cases {
+        let (st, e) = append(&app, &sid, body.clone()).await;
+        assert_eq!(st, 400, "{body}: {e}");
+        let err = assert_error_shape(&e, "validation_failed");
+        assert_eq!(err["details"]["field"], field, "{body}");
+    }
+    let big = user_text(&"x".repeat(5000));
+    let (st, e) = append(&app, &sid, big).await;
+    assert_eq!(st, 413, "{e}");
+    assert_error_shape(&e, "payload_too_large");
+    let (st, e) = crate::projects::post(&app, &format!("/api/v1/sessions/{sid}/messages"), json!(null)).await;
+    assert_eq!(st, 400, "{e}");
+    assert!(all_messages(&app, &sid).await.is_empty());
+    let (_, s) = app.get(&format!("/api/v1/sessions/{sid}")).await;
+    assert_eq!(s["message_count"], 0);
+}
+
+#[tokio::test]
+async fn tool_call_merge_updates_in_place_and_resend_is_a_no_op() {
+    let app = TestApp::spawn().await;
+    let sid = new_session(&app).await;
+    let first = json!({"id": "m1", "role": "assistant", "parts": [
+        {"type": "step-start"},
+        {"type": "tool-weather", "toolCallId": "c1", "state": "input-available", "input": {"city": "Oslo"}}]});
+    let (st, _) = append(&app, &sid, first).await;
+    assert_eq!(st, 201);
+    let second = json!({"id": "m1", "role": "assistant", "parts": [
+        {"type": "tool-weather", "toolCallId": "c1", "state": "output-available", "output": {"temp": 3}},
+        {"type": "text", "text": "It is 3 degrees."}]});
+    let (st, m) = append(&app, &sid, second.clone()).await;
+    assert_eq!(st, 200, "{m}");
+    let expected_parts = json!([
+        {"type": "step-start"},
+        {"type": "tool-weather", "toolCallId": "c1", "state": "output-available", "input": {"city": "Oslo"},
+         "output": {"temp": 3}},
+        {"type": "text", "text": "It is 3 degrees."}]);
+    assert_eq!((m["seq"].as_i64(), m["parts"].clone()), (Some(1), expected_parts.clone()));
+    let (st, again) = append(&app, &sid, second).await;
+    assert_eq!(st, 200);
+    assert_eq!(again, m);
+    let msgs = all_messages(&app, &sid).await;
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0]["parts"], expected_parts);
+    assert_eq!(msgs[0]["content"], "It is 3 degrees.");
+    let (_, s) = app.get(&format!("/api/v1/sessions/{sid}")).await;
+    assert_eq!(s["message_count"], 1, "{s}");
+}
+
+#[tokio::test]
+async fn idempotency_key_replays_the_first_answer() {
+    let app = TestApp::spawn().await;
+    let sid = new_session(&app).await;
+    let url = app.url(&format!("/api/v1/sessions/{sid}/messages"));
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let r = app.client.post(&url).header("Idempotency-Key", "k-1").json(&user_text("once")).send().await.unwrap();
+        answers.push((r.status().as_u16(), r.json::<Value>().await.unwrap()));
+    }
+    assert_eq!(answers[0].0, 201);
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+    assert_eq!(all_messages(&app, &sid).await.len(), 1);
+}
+
+#[tokio::test]
+async fn history_pages_follow_the_contract() {
+    let app = TestApp::spawn().await;
+    let sid = new_session(&app).await;
+    for i in 1..=7 {
+        append(&app, &sid, user_text(&format!("m{i}"))).await;
+    }
+    let seqs =
+        |v: &Value| v["items"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect::<Vec<_>>();
+    let base = format!("/api/v1/sessions/{sid}/messages");
+    let (_, p) = app.get(&format!("{base}?limit=3")).await;
+    assert_eq!((seqs(&p), p["next_cursor"].as_i64()), (vec![5, 6, 7], Some(5)));
+    let (_, p) = app.get(&format!("{base}?limit=3&before=5")).await;
+    assert_eq!((seqs(&p), p["next_cursor"].as_i64()), (vec![2, 3, 4], Some(2)));
+    let (_, p) = app.get(&format!("{base}?limit=3&before=2")).await;
+    assert_eq!((seqs(&p), p["next_cursor"].clone()), (vec![1], Value::Null));
+    let (_, p) = app.get(&format!("{base}?limit=3&after=0")).await;
+    assert_eq!((seqs(&p), p["next_cursor"].as_i64()), (vec![1, 2, 3], Some(3)));
+    let (_, p) = app.get(&format!("{base}?limit=3&after=4")).await;
+    assert_eq!((seqs(&p), p["next_cursor"].clone()), (vec![5, 6, 7], Value::Null));
+    let (_, p) = app.get(&base).await;
+    assert_eq!((seqs(&p).len(), p["next_cursor"].clone()), (7, Value::Null));
+    for bad in ["limit=0", "limit=201", "before=3&after=1", "before=x"] {
+        let (st, e) = app.get(&format!("{base}?{bad}")).await;
+        assert_eq!(st, 400, "{bad}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_messages_page_in_order() {
+    let app = TestApp::spawn().await;
+    let sid = new_session(&app).await;
+    let uuid = uuid::Uuid::parse_str(&sid).unwrap();
+    app.state
+        .storage
+        .shards
+        .write(planbase::storage::ShardKind::Session, uuid, |c| {
+            planbase::session::messages::bulk_insert(c, 100_000, |i| format!("message number {}", i + 1))
+        })
+        .await
+        .unwrap();
+    let base = format!("/api/v1/sessions/{sid}/messages");
+    let check = |p: &Value, from: i64, to: i64| {
+        let items = p["items"].as_array().unwrap();
+        let seqs: Vec<i64> = items.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, (from..=to).collect::<Vec<_>>());
+        assert_eq!(items[0]["content"], format!("message number {from}"));
+    };
+    let (_, last) = app.get(&format!("{base}?limit=200")).await;
+    check(&last, 99_801, 100_000);
+    assert_eq!(last["next_cursor"], 99_801);
+    let (_, mid) = app.get(&format!("{base}?limit=100&before=50001")).await;
+    check(&mid, 49_901, 50_000);
+    let (_, mid) = app.get(&format!("{base}?limit=100&after=50000")).await;
+    check(&mid, 50_001, 50_100);
+    let (_, first) = app.get(&format!("{base}?limit=50&after=0")).await;
+    check(&first, 1, 50);
+    let (_, oldest) = app.get(&format!("{base}?limit=50&before=51")).await;
+    check(&oldest, 1, 50);
+    assert_eq!(oldest["next_cursor"], Value::Null);
+    // Written behind the summary's back: the read reconciles from the shard.
+    let (_, s) = app.get(&format!("/api/v1/sessions/{sid}")).await;
+    assert_eq!(s["message_count"], 100_000, "{s}");
+}
+
+#[tokio::test]
+async fn in_session_search_is_ranked_paged_and_syntax_proof() {
+    let app = TestApp::spawn().await;
+    let sid = new_session(&app).await;
+    for text in ["the quick brown fox", "a lazy dog", "fox and fox again", "nothing here", "brown bear"] {
+        append(&app, &sid, user_text(text)).await;
+    }
+    let base = format!("/api/v1/sessions/{sid}/search");
+    let (st, r) = app.get(&format!("{base}?q=fox")).await;
+    assert_eq!(st, 200, "{r}");
+    let items = r["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["seq"], 3, "best first: {r}");
+    assert!(items[0]["snippet"].as_str().unwrap().contains("<mark>fox</mark>"), "{r}");
+    let (_, p1) = app.get(&format!("{base}?q=brown&limit=1")).await;
+    let c = p1["next_cursor"].as_str().unwrap();
+    let (_, p2) = app.get(&format!("{base}?q=brown&limit=1&cursor={c}")).await;
+    assert_eq!(p2["next_cursor"], Value::Null);
+    assert_ne!(p1["items"][0]["seq"], p2["items"][0]["seq"]);
+    for junk in ["%22NEAR(", "*", "%22unbalanced", "a%20OR%20", "NEAR(a%20b)", "col:x", "^-+"] {
+        let (st, r) = app.get(&format!("{base}?q={junk}")).await;
+        assert_eq!(st, 200, "{junk}: {r}");
+    }
+    let (st, _) = app.get(&format!("{base}?q=%20")).await;
+    assert_eq!(st, 400);
+}
+
+#[tokio::test]
+async fn concurrent_appends_get_distinct_seqs_and_are_all_counted() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let sid = new_session(&app).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let (app, sid) = (app.clone(), sid.clone());
+        tasks.spawn(async move { append(&app, &sid, user_text(&format!("c{i}"))).await });
+    }
+    let mut seqs = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        let (st, m) = r.unwrap();
+        assert_eq!(st, 201, "{m}");
+        seqs.push(m["seq"].as_i64().unwrap());
+    }
+    seqs.sort();
+    assert_eq!(seqs, (1..=64).collect::<Vec<_>>());
+    let (_, s) = app.get(&format!("/api/v1/sessions/{sid}")).await;
+    assert_eq!(s["message_count"], 64);
+    let (st, e) = app.get(&format!("/api/v1/sessions/{sid}/search?q=c1&cursor=%21%21")).await;
+    assert_eq!(st, 400, "{e}");
+}
