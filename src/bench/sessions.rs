@@ -117,8 +117,8 @@ async fn run_cases(cfg: Config, b: &SessionsBench, ceiling: f64) -> anyhow::Resu
         "".into(),
         "100%".into(),
     ]];
-    let (rate, lat) = drive(&load, n, c, |l, _| l.client.get(format!("{}/health", l.base))).await?;
-    rows.push(row(&format!("GET /health (HTTP only), {c} conns"), n, rate, &lat, 0.0));
+    let (rate, lat) = drive(&load, n, c, |l, _| l.client.get(format!("{}/ready", l.base))).await?;
+    rows.push(row(&format!("GET /ready (HTTP only, same client), {c} conns"), n, rate, &lat, 0.0));
     let spread = ids.clone();
     drive(&load, spread.len(), c, move |l, i| append(l, &spread[i % spread.len()], i)).await?; // opens every shard
     let spread = ids.clone();
