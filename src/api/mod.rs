@@ -2,6 +2,7 @@
 //! extract, call the domain layer and map the result.
 
 mod auth;
+mod compat;
 pub mod extract;
 mod files;
 mod health;
@@ -69,6 +70,7 @@ pub fn routes() -> Router<SharedState> {
         .merge(jobs::routes())
         .merge(plan::routes())
         .merge(search::routes())
+        .merge(compat::routes())
         .merge(transfer::routes())
         .merge(memories::routes())
         .merge(sessions::routes())

@@ -294,7 +294,10 @@ pub async fn delete(st: &Storage, sums: &Summaries, id: Uuid) -> AppResult<()> {
         .await
         .map_err(AppError::internal)??;
     let key = id.to_string();
-    with_conn(&st.shared.registry, move |c| registry::delete(c, &key)).await?;
+    let k = key.clone();
+    with_conn(&st.shared.registry, move |c| registry::delete(c, &k)).await?;
     sums.forget(id);
-    Ok(())
+    // Its rows leave the cross-session index too (entries still queued are re-added and
+    // go with the next reindex).
+    with_conn(&st.shared.search, move |c| crate::search::store::remove_session(c, &key)).await
 }

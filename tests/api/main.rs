@@ -4,6 +4,7 @@
 mod auth;
 mod backup;
 mod cli;
+mod compat;
 mod errors;
 mod files;
 mod helpers;
