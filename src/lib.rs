@@ -69,6 +69,8 @@ impl App {
         let listener = tokio::net::TcpListener::bind(config.server.bind)
             .await
             .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;
+        let llm = llm::provider(&config.llm, &storage.shared.llm_cache)
+            .map_err(|e| anyhow::anyhow!("llm: {}", e.operator_message()))?;
         let state = Arc::new(AppState {
             config,
             storage,
@@ -78,6 +80,7 @@ impl App {
             summaries: session::summary::Summaries::new(),
             search: Arc::new(search::SearchFeed::default()),
             search_stop: Arc::new(Notify::new()),
+            llm,
         });
         start_session_summaries(&state, &prev);
         start_search_feed(&state, &prev);

@@ -2,6 +2,7 @@
 //! extract, call the domain layer and map the result.
 
 mod auth;
+mod chat;
 mod compat;
 pub mod extract;
 mod files;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub search: Arc<crate::search::SearchFeed>,
     /// Stops the search feeder (after a last drain).
     pub search_stop: Arc<tokio::sync::Notify>,
+    /// The chat model (`llm.provider`), cached when it is a remote one.
+    pub llm: Arc<dyn crate::llm::chat::LlmProvider>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -71,6 +74,7 @@ pub fn routes() -> Router<SharedState> {
         .merge(plan::routes())
         .merge(search::routes())
         .merge(compat::routes())
+        .merge(chat::routes())
         .merge(transfer::routes())
         .merge(memories::routes())
         .merge(sessions::routes())

@@ -13,3 +13,23 @@ pub mod vector;
 
 #[cfg(test)]
 mod tests;
+
+/// The chat provider the config asks for: `offline`, or `openai` behind the completion cache
+/// (when `llm.cache` is on).
+pub fn provider(
+    cfg: &crate::config::LlmConfig,
+    cache: &crate::storage::DbPool,
+) -> crate::error::AppResult<std::sync::Arc<dyn chat::LlmProvider>> {
+    use std::sync::Arc;
+    Ok(match cfg.provider {
+        crate::config::Provider::Offline => Arc::new(offline::Offline),
+        crate::config::Provider::Openai => {
+            let inner: Arc<dyn chat::LlmProvider> = Arc::new(openai::OpenAi::from_config(cfg)?);
+            if cfg.cache {
+                Arc::new(completion_cache::Cached::new(inner, cache.clone(), cfg.cache_ttl_s))
+            } else {
+                inner
+            }
+        }
+    })
+}

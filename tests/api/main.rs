@@ -3,6 +3,7 @@
 
 mod auth;
 mod backup;
+mod chat;
 mod cli;
 mod compat;
 mod errors;

@@ -1,0 +1,161 @@
+//! Chat turns over HTTP with the offline model: a HeartRule script run turn by turn, the AI
+//! SDK UI message stream, `POST /api/v1/chat` as `useChat` calls it, and regeneration.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error_shape, TestApp};
+use crate::projects::{create_project, post};
+
+const HELLO: &str =
+    include_str!("../../../shared/fixtures/heartrule/project-templates/scripts/examples/hello-world.yaml");
+
+async fn scripted_session(app: &TestApp) -> String {
+    let pid = create_project(app, "chat").await["id"].as_str().unwrap().to_string();
+    let (s, f) = post(
+        app,
+        &format!("/api/v1/projects/{pid}/files"),
+        json!({"file_type": "session", "file_name": "hello.yaml", "yaml_content": HELLO}),
+    )
+    .await;
+    assert_eq!(s, 201, "{f}");
+    let (s, sess) = post(app, "/api/v1/sessions", json!({"project_id": pid, "script_file_id": f["id"]})).await;
+    assert_eq!(s, 201, "{sess}");
+    sess["id"].as_str().unwrap().to_string()
+}
+
+fn texts(msg: &Value) -> Vec<String> {
+    msg["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["type"] == "text")
+        .map(|p| p["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_script_runs_turn_by_turn_with_the_offline_model() {
+    let app = TestApp::spawn().await;
+    let sid = scripted_session(&app).await;
+    let (s, t1) = post(&app, &format!("/api/v1/sessions/{sid}/chat?debug=true"), json!({"content": "你好"})).await;
+    assert_eq!(s, 200, "{t1}");
+    let said = texts(&t1["messages"][0]);
+    assert_eq!(
+        said,
+        ["欢迎来到心流咨询，我是你的AI助手。\n今天我们可以聊一聊你最近的感受。", "你最近过得怎么样？"],
+        "content word for word"
+    );
+    assert_eq!(t1["messages"][0]["parts"][1]["type"], "step-start");
+    assert_eq!(
+        (t1["execution_status"].as_str(), t1["position"]["actionId"].as_str()),
+        (Some("waiting_input"), Some("ask_status"))
+    );
+    assert!(t1["debug"]["calls"].as_array().unwrap().len() >= 2);
+    let (s, t2) = post(
+        &app,
+        &format!("/api/v1/sessions/{sid}/chat"),
+        json!({"message": {"id": "u-2", "role": "user", "parts": [{"type": "text", "text": "还不错"}]}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{t2}");
+    assert_eq!(t2["execution_status"].as_str(), Some("completed"));
+    assert_eq!(
+        t2["variables"]["resolved"]["用户状态"].as_str().or(t2["variables"]["用户状态"].as_str()),
+        Some("还不错"),
+        "{t2}"
+    );
+    let (s, t3) = post(&app, &format!("/api/v1/sessions/{sid}/chat"), json!({"content": "thanks"})).await;
+    assert_eq!(s, 200);
+    assert!(texts(&t3["messages"][0])[0].contains("thanks"), "a completed script chats freely: {t3}");
+    let (_, page) = app.get(&format!("/api/v1/sessions/{sid}/messages")).await;
+    let roles: Vec<&str> = page["items"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(
+        roles,
+        ["user", "assistant", "user", "assistant", "user", "assistant"],
+        "one assistant message per turn"
+    );
+    let (_, sess) = app.get(&format!("/api/v1/sessions/{sid}")).await;
+    assert_eq!(sess["message_count"].as_i64(), Some(6));
+}
+
+#[tokio::test]
+async fn the_ui_message_stream_and_use_chat_drop_in() {
+    let app = TestApp::spawn().await;
+    let (_, sess) = post(&app, "/api/v1/sessions", json!({})).await;
+    let sid = sess["id"].as_str().unwrap();
+    let body = json!({"id": sid, "trigger": "submit-message", "messages": [
+        {"id": "old", "role": "user", "parts": [{"type": "text", "text": "ignored"}, {"type": "data-x", "data": 1}]},
+        {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "hello planbase"}]}
+    ], "extra": true});
+    let r = app.client.post(app.url("/api/v1/chat")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    assert_eq!(r.headers()["x-vercel-ai-ui-message-stream"], "v1");
+    let text = r.text().await.unwrap();
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    let chunks: Vec<Value> = text
+        .split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let types: Vec<&str> = chunks.iter().map(|c| c["type"].as_str().unwrap()).collect();
+    assert_eq!((types[0], types[1], *types.last().unwrap()), ("start", "start-step", "finish"));
+    let delta: String =
+        chunks.iter().filter(|c| c["type"] == "text-delta").map(|c| c["delta"].as_str().unwrap()).collect();
+    assert!(delta.contains("hello planbase"), "{delta}");
+    let (_, page) = app.get(&format!("/api/v1/sessions/{sid}/messages")).await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(
+        (items.len(), items[0]["id"].as_str()),
+        (2, Some("u1")),
+        "only the last user message is stored, under its id"
+    );
+    assert_eq!(items[1]["id"], chunks[0]["messageId"], "start carries the stored assistant id");
+    let regen = json!({"id": sid, "trigger": "regenerate-message", "messages": []});
+    let r = app.client.post(app.url("/api/v1/chat")).json(&regen).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let (_, page) = app.get(&format!("/api/v1/sessions/{sid}/messages")).await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "regenerate replaces the assistant message");
+    assert!(text.contains(items[1]["id"].as_str().unwrap()));
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/sessions/{sid}/chat?stream=true")))
+        .json(&json!({"content": "again"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-vercel-ai-ui-message-stream"], "v1");
+}
+
+#[tokio::test]
+async fn unknown_sessions_and_bad_messages() {
+    let app = TestApp::spawn().await;
+    for id in [uuid::Uuid::now_v7().to_string(), "nope".into()] {
+        let (s, b) = post(
+            &app,
+            "/api/v1/chat",
+            json!({"id": id, "messages": [{"id": "a", "role": "user", "parts": [{"type": "text", "text": "x"}]}]}),
+        )
+        .await;
+        assert_eq!(s, 404);
+        assert!(assert_error_shape(&b, "session_not_found")["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("POST /api/v1/sessions"));
+    }
+    let (_, sess) = post(&app, "/api/v1/sessions", json!({})).await;
+    let sid = sess["id"].as_str().unwrap();
+    for bad in [
+        json!({}),
+        json!({"message": {"role": "user", "parts": "x"}}),
+        json!({"message": {"role": "assistant", "parts": []}}),
+    ] {
+        let (s, b) = post(&app, &format!("/api/v1/sessions/{sid}/chat"), bad.clone()).await;
+        assert_eq!(s, 400, "{bad}: {b}");
+    }
+    let (_, page) = app.get(&format!("/api/v1/sessions/{sid}/messages")).await;
+    assert_eq!(page["items"], json!([]));
+}
