@@ -66,6 +66,8 @@ pub enum Command {
     },
     /// Rebuild the registry's project rows from the project files.
     Reindex,
+    /// Create the demo project (refuses while a server holds DB_ROOT).
+    SeedDemo,
     /// Create or revoke API tokens (writes main/auth.sqlite; works beside a server).
     Token {
         #[command(subcommand)]
@@ -96,6 +98,9 @@ pub struct ServeArgs {
     /// Allow a non-loopback bind without authentication.
     #[arg(long)]
     pub insecure: bool,
+    /// Load the demo project when DB_ROOT has no projects (the default without a subcommand).
+    #[arg(long)]
+    pub demo: bool,
 }
 
 /// Parses arguments, runs the command and returns the process exit code.
@@ -112,7 +117,7 @@ pub fn run() -> ExitCode {
     };
     crate::telemetry::init(config.server.log_format);
     let result = match cli.command {
-        None => serve(config, &ServeArgs::default()),
+        None => serve(config, &ServeArgs { demo: true, ..ServeArgs::default() }),
         Some(Command::Serve(args)) => serve(config, &args),
         Some(Command::Migrate { dry_run }) => files::migrate(&config, dry_run),
         Some(Command::Check { backup: None }) => files::check(&config),
@@ -128,6 +133,7 @@ pub fn run() -> ExitCode {
         Some(Command::Reindex) => project::reindex(&config),
         Some(Command::Token { action: TokenAction::Create { user, admin } }) => token::create(&config, &user, admin),
         Some(Command::Token { action: TokenAction::Revoke { id } }) => token::revoke(&config, &id),
+        Some(Command::SeedDemo) => seed_demo(&config),
         Some(Command::Bench(args)) => crate::bench::run(&config, args),
     };
     match result {
@@ -151,8 +157,36 @@ fn serve(config: Config, args: &ServeArgs) -> anyhow::Result<()> {
         );
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let demo = args.demo;
     rt.block_on(async move {
+        let limits = crate::script::Limits::from_config(&config.limits);
         let app = crate::App::build(config).await?;
+        if demo {
+            let seeded = crate::project::demo::seed_if_empty(&app.state().storage, limits).await;
+            match seeded.map_err(|e| anyhow::anyhow!("demo: {}", e.operator_message()))? {
+                Some(p) => {
+                    tracing::info!(project = %p.id, "loaded the demo project; create a session with it and chat")
+                }
+                None => tracing::debug!("DB_ROOT has projects; the demo is not loaded"),
+            }
+        }
         app.run_until_stopped().await
     })
+}
+
+/// `planbase seed-demo`: holds the DB_ROOT lock while it writes.
+fn seed_demo(config: &Config) -> anyhow::Result<()> {
+    let root = crate::storage::DbRoot::new(&config.storage.db_root);
+    std::fs::create_dir_all(root.path())?;
+    let _lock = crate::storage::lock::RootLock::acquire(&root).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let limits = crate::script::Limits::from_config(&config.limits);
+    let storage =
+        crate::storage::Storage::open(&config.storage).map_err(|e| anyhow::anyhow!("{}", e.operator_message()))?;
+    let p = rt
+        .block_on(crate::project::demo::seed(&storage, limits))
+        .map_err(|e| anyhow::anyhow!("{}", e.operator_message()))?;
+    storage.shards.shutdown();
+    println!("demo project {} created", p.id);
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! (`projects/project_<uuid>.sqlite`) holds its meta, files, draft and versions (and, with
 //! the plan issue, its task tree); the registry indexes it.
 
+pub mod demo;
 pub mod drafts;
 pub mod files;
 pub mod model;

@@ -159,3 +159,42 @@ async fn unknown_sessions_and_bad_messages() {
     let (_, page) = app.get(&format!("/api/v1/sessions/{sid}/messages")).await;
     assert_eq!(page["items"], json!([]));
 }
+
+/// `planbase` with no subcommand loads the demo project into an empty root; a session on
+/// its published version runs the demo script.
+#[tokio::test]
+async fn the_default_command_serves_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::cli::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_planbase"))
+        .env_remove("DB_ROOT")
+        .env("PLANBASE_STORAGE_DB_ROOT", dir.path())
+        .env("PLANBASE_CONFIG", "/dev/null")
+        .env("PLANBASE_SERVER_BIND", format!("127.0.0.1:{port}"))
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    crate::cli::wait_healthy(port);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let list: Value = client.get(format!("{base}/api/v1/projects")).send().await.unwrap().json().await.unwrap();
+    let demo = &list["items"][0];
+    let ok = (demo["name"].as_str(), demo["status"].as_str());
+    let body = json!({"project_id": demo["id"], "version_id": demo["current_version_id"]});
+    let sess: Value =
+        client.post(format!("{base}/api/v1/sessions")).json(&body).send().await.unwrap().json().await.unwrap();
+    let turn: Value = client
+        .post(format!("{base}/api/v1/sessions/{}/chat", sess["id"].as_str().unwrap_or("x")))
+        .json(&json!({"content": "hi"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(ok, (Some("Planbase demo"), Some("published")), "{list}");
+    assert!(texts(&turn["messages"][0]).iter().any(|t| t.contains("What should I call you?")), "{turn}");
+}

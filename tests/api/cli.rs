@@ -99,11 +99,11 @@ fn a_second_serve_exits_and_a_restart_after_kill_9_works() {
     assert!(second.wait().unwrap().success());
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn wait_healthy(port: u16) {
+pub fn wait_healthy(port: u16) {
     for _ in 0..200 {
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             use std::io::{Read, Write};
