@@ -11,8 +11,33 @@ use crate::error::AppResult;
 use crate::script::Limits;
 use crate::storage::Storage;
 
-pub const DEMO_SCRIPT: &str = include_str!("../../data/demo/intake.yaml");
+pub const DEMO_SCRIPT: &str = include_str!("../../data/scripts/intake.yaml");
+pub const REFLECTION: &str = include_str!("../../data/scripts/reflection.yaml");
+pub const REFLECT_TECHNIQUE: &str = include_str!("../../data/scripts/reflect.yaml");
 pub const DEMO_NAME: &str = "Planbase demo";
+
+/// The demo's files: the intake (the first session script, which sessions on the version
+/// run), the reflection session and its technique.
+fn demo_files() -> Vec<SetFile> {
+    [
+        ("session", "intake.yaml", DEMO_SCRIPT),
+        ("session", "reflection.yaml", REFLECTION),
+        ("skills", "reflect.yaml", REFLECT_TECHNIQUE),
+    ]
+    .iter()
+    .map(|(t, n, y)| SetFile { file_type: t.to_string(), file_name: n.to_string(), yaml_content: y.to_string() })
+    .collect()
+}
+
+/// Creates the demo project unless one by that name exists (idempotent `seed-demo`).
+pub async fn seed_once(st: &Storage, limits: Limits) -> AppResult<Option<Project>> {
+    let f = super::model::ProjectFilter { tag: Some("demo".into()), ..Default::default() };
+    let (existing, _) = service::list(st, f, 200).await?;
+    if existing.iter().any(|p| p.name == DEMO_NAME) {
+        return Ok(None);
+    }
+    seed(st, limits).await.map(Some)
+}
 
 /// Creates and publishes the demo project unless a project already exists. Returns it when
 /// it was created.
@@ -36,19 +61,16 @@ pub async fn seed(st: &Storage, limits: Limits) -> AppResult<Project> {
     };
     let p = service::create(st, input, None).await?;
     let id = uuid::Uuid::parse_str(&p.id).map_err(crate::error::AppError::internal)?;
-    let file = super::model::FileInput {
-        file_type: Some("session".into()),
-        file_name: Some("intake.yaml".into()),
-        file_path: None,
-        yaml_content: Some(DEMO_SCRIPT.into()),
-    };
-    files::save(st, id, None, file, limits.clone()).await?;
-    let set = vec![SetFile {
-        file_type: "session".into(),
-        file_name: "intake.yaml".into(),
-        yaml_content: DEMO_SCRIPT.into(),
-    }];
-    drafts::put_draft(st, id, set, Some("planbase".into()), limits.clone()).await?;
+    for f in demo_files() {
+        let input = super::model::FileInput {
+            file_type: Some(f.file_type),
+            file_name: Some(f.file_name),
+            file_path: None,
+            yaml_content: Some(f.yaml_content),
+        };
+        files::save(st, id, None, input, limits.clone()).await?;
+    }
+    drafts::put_draft(st, id, demo_files(), Some("planbase".into()), limits.clone()).await?;
     drafts::publish(
         st,
         id,
@@ -63,8 +85,10 @@ pub async fn seed(st: &Storage, limits: Limits) -> AppResult<Project> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn the_demo_script_is_strictly_valid() {
-        let r = crate::script::validate(super::DEMO_SCRIPT, Some("intake.yaml"), &crate::script::Limits::default());
-        assert!(r.valid, "{:?}", r.errors);
+    fn the_demo_scripts_are_strictly_valid() {
+        for f in super::demo_files() {
+            let r = crate::script::validate(&f.yaml_content, Some(&f.file_name), &crate::script::Limits::default());
+            assert!(r.valid && r.warnings.is_empty(), "{}: {:?}", f.file_name, r.errors);
+        }
     }
 }

@@ -42,6 +42,8 @@ pub struct TurnResult {
 /// Everything a turn reads before the model runs.
 struct Loaded {
     snapshot: Option<Value>,
+    /// `metadata.script` of the session: which session file of a pinned version to run.
+    script_name: Option<String>,
     variable_store: Value,
     position: Value,
     updated_at: String,
@@ -51,6 +53,11 @@ struct Loaded {
 fn load(c: &Connection) -> AppResult<Loaded> {
     let snap: Option<String> =
         c.query_row("SELECT value FROM meta WHERE key = 'version_snapshot'", [], |r| r.get(0)).optional()?;
+    let meta: Option<String> =
+        c.query_row("SELECT value FROM meta WHERE key = 'metadata'", [], |r| r.get(0)).optional()?;
+    let script_name = meta
+        .and_then(|m| serde_json::from_str::<Value>(&m).ok())
+        .and_then(|m| m["script"].as_str().map(str::to_string));
     let (position, store_json, updated_at): (String, String, String) =
         c.query_row("SELECT position, variable_store, updated_at FROM state WHERE id = 1", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -63,6 +70,7 @@ fn load(c: &Connection) -> AppResult<Loaded> {
     let parse = |s: &str| serde_json::from_str(s).unwrap_or(Value::Null);
     Ok(Loaded {
         snapshot: snap.as_deref().map(parse),
+        script_name,
         variable_store: parse(&store_json),
         position: parse(&position),
         updated_at,
@@ -78,27 +86,27 @@ struct Program {
     globals: serde_json::Map<String, Value>,
 }
 
-fn program(snapshot: &Value, limits: &Limits) -> AppResult<Option<Program>> {
-    let files: Vec<(String, String)> = match snapshot["kind"].as_str() {
-        Some("script_file") => vec![(
-            snapshot["file_type"].as_str().unwrap_or("session").into(),
-            snapshot["yaml_content"].as_str().unwrap_or("").into(),
-        )],
+/// `wanted` names the session file to run (`metadata.script`); by default the first.
+fn program(snapshot: &Value, wanted: Option<&str>, limits: &Limits) -> AppResult<Option<Program>> {
+    let text = |v: &Value, k: &str| v[k].as_str().unwrap_or("").to_string();
+    let mut files: Vec<(String, String, String)> = match snapshot["kind"].as_str() {
+        Some("script_file") => {
+            vec![(text(snapshot, "file_type"), text(snapshot, "file_name"), text(snapshot, "yaml_content"))]
+        }
         Some("version") => snapshot["files"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|f| {
-                (
-                    f["file_type"].as_str().unwrap_or("").to_string(),
-                    f["yaml_content"].as_str().unwrap_or("").to_string(),
-                )
-            })
+            .map(|f| (text(f, "file_type"), text(f, "file_name"), text(f, "yaml_content")))
             .collect(),
         _ => return Ok(None),
     };
+    if let Some(w) = wanted {
+        // The named file first, so that it is the session script that runs.
+        files.sort_by_key(|f| f.1 != w);
+    }
     let (mut script, mut techniques, mut globals) = (None, Vec::new(), serde_json::Map::new());
-    for (kind, yaml) in &files {
+    for (kind, _, yaml) in &files {
         if kind == "global" {
             globals.extend(global_variables(yaml, limits));
             continue;
@@ -129,7 +137,7 @@ fn global_variables(yaml: &str, limits: &Limits) -> serde_json::Map<String, Valu
 fn think(loaded: &Loaded, user_text: &str, provider: Arc<dyn LlmProvider>, limits: &Limits) -> AppResult<Thought> {
     let model = LlmModel::new(provider.clone());
     let prog = match &loaded.snapshot {
-        Some(s) => program(s, limits)?,
+        Some(s) => program(s, loaded.script_name.as_deref(), limits)?,
         None => None,
     };
     let engine_state: Option<EngineState> = serde_json::from_value(loaded.position["engine"].clone()).ok();

@@ -198,3 +198,81 @@ async fn the_default_command_serves_the_demo() {
     assert_eq!(ok, (Some("Planbase demo"), Some("published")), "{list}");
     assert!(texts(&turn["messages"][0]).iter().any(|t| t.contains("What should I call you?")), "{turn}");
 }
+
+/// Runs a conversation and returns the transcript (every assistant text) and the last turn.
+async fn converse(app: &TestApp, session_body: Value, turns: &[&str]) -> (Vec<String>, Value) {
+    let (s, sess) = post(app, "/api/v1/sessions", session_body).await;
+    assert_eq!(s, 201, "{sess}");
+    let sid = sess["id"].as_str().unwrap().to_string();
+    let (mut transcript, mut last) = (Vec::new(), Value::Null);
+    for t in turns {
+        let (s, turn) = post(app, &format!("/api/v1/sessions/{sid}/chat"), json!({"content": t})).await;
+        assert_eq!(s, 200, "{turn}");
+        transcript.extend(texts(&turn["messages"][0]));
+        last = turn;
+    }
+    (transcript, last)
+}
+
+async fn demo(app: &TestApp) -> Value {
+    let limits = planbase::script::Limits::default();
+    let p = planbase::project::demo::seed(&app.state.storage, limits).await.unwrap();
+    json!({"project_id": p.id, "version_id": p.current_version_id})
+}
+
+#[tokio::test]
+async fn the_demo_scripts_complete_and_repeat_identically() {
+    let app = TestApp::spawn().await;
+    let pinned = demo(&app).await;
+    let turns = ["hi", "Ann", "about 7 today"];
+    let (first, last) = converse(&app, pinned.clone(), &turns).await;
+    assert_eq!(last["execution_status"].as_str(), Some("completed"), "{last}");
+    let vars = &last["variables"];
+    let v = |k: &str| vars["resolved"][k].as_str().or(vars[k].as_str()).map(str::to_string);
+    assert_eq!((v("name"), v("mood")), (Some("Ann".into()), Some("7".into())), "{vars}");
+    assert!(first.last().unwrap().contains("You rated your day 7"), "{first:?}");
+    let (second, _) = converse(&app, pinned.clone(), &turns).await;
+    assert_eq!(first, second, "the offline model is deterministic");
+    let mut reflection = pinned.clone();
+    reflection["metadata"] = json!({"script": "reflection.yaml"});
+    let (said, last) = converse(&app, reflection, &["hello", "tired", "a long week"]).await;
+    assert!(said.iter().any(|t| t.contains("What do you think is behind feeling tired?")), "use_skill ran: {said:?}");
+    assert!(said.last().unwrap().contains("because a long week"), "output mapping: {said:?}");
+    assert_eq!(last["execution_status"].as_str(), Some("completed"));
+}
+
+/// Every fixture session script whose action types exist takes three turns without a 5xx;
+/// the ones the runtime cannot load are refused with 422.
+#[tokio::test]
+async fn every_fixture_script_takes_three_turns() {
+    let app = TestApp::spawn().await;
+    let pid = create_project(&app, "fixtures").await["id"].as_str().unwrap().to_string();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/heartrule/scripts/sessions");
+    let (mut ran, mut refused) = (0, 0);
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let yaml = std::fs::read_to_string(&path).unwrap();
+        let (s, f) = post(
+            &app,
+            &format!("/api/v1/projects/{pid}/files"),
+            json!({"file_type": "session", "file_name": name, "yaml_content": yaml}),
+        )
+        .await;
+        assert_eq!(s, 201, "{name}: {f}");
+        let (_, sess) = post(&app, "/api/v1/sessions", json!({"project_id": pid, "script_file_id": f["id"]})).await;
+        let sid = sess["id"].as_str().unwrap();
+        for turn in ["hello", "I am 30 and feeling low", "yes"] {
+            let (s, b) = post(&app, &format!("/api/v1/sessions/{sid}/chat"), json!({"content": turn})).await;
+            assert!(s < 500, "{name}: {b}");
+            if s == 422 {
+                assert_eq!(b["error"]["code"], "script_validation_error", "{name}: {b}");
+                refused += 1;
+                break;
+            }
+            assert_eq!(s, 200, "{name}: {b}");
+        }
+        ran += 1;
+    }
+    assert!(ran >= 8 && refused >= 1, "ran {ran}, refused {refused}");
+}
