@@ -119,3 +119,30 @@ fn the_cache_counts_hits_and_respects_temperature() {
     assert!(cached.complete(&forced).unwrap().cached, "forced: the second sampled call is a hit");
     assert_eq!(calls.load(Ordering::SeqCst), 4);
 }
+
+#[test]
+fn a_timeout_is_a_retryable_503() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let app = Router::new().route(
+                "/v1/chat/completions",
+                post(|| async {
+                    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                    "late"
+                }),
+            );
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap().port()).unwrap();
+            axum::serve(l, app).await.unwrap();
+        });
+    });
+    let base = format!("http://127.0.0.1:{}/v1", rx.recv().unwrap());
+    let mut c = cfg(&base, 1);
+    c.timeout_ms = 200;
+    let t = std::time::Instant::now();
+    let e = OpenAi::from_config(&c).unwrap().complete(&req("hi", None)).unwrap_err();
+    assert_eq!((e.status, e.code, e.retryable), (503, "llm_service_error", true));
+    assert!(t.elapsed() < std::time::Duration::from_secs(2), "two attempts of 200 ms plus backoff");
+}

@@ -112,6 +112,11 @@ async fn the_ui_message_stream_and_use_chat_drop_in() {
         "only the last user message is stored, under its id"
     );
     assert_eq!(items[1]["id"], chunks[0]["messageId"], "start carries the stored assistant id");
+    assert_eq!(items[1]["parts"][0]["text"].as_str(), Some(delta.as_str()), "the stored message is what was streamed");
+    let opened = types.iter().filter(|t| **t == "text-start").count();
+    assert_eq!(opened, types.iter().filter(|t| **t == "text-end").count(), "every part is closed");
+    let end = types.iter().position(|t| *t == "text-end").unwrap();
+    assert!(end < types.iter().rposition(|t| *t == "finish-step").unwrap(), "closed before finish-step");
     let regen = json!({"id": sid, "trigger": "regenerate-message", "messages": []});
     let r = app.client.post(app.url("/api/v1/chat")).json(&regen).send().await.unwrap();
     assert_eq!(r.status(), 200);
