@@ -132,9 +132,46 @@ async fn run_cases(cfg: Config, b: &SessionsBench, ceiling: f64) -> anyhow::Resu
         drive(&load, n, c, move |l, _| l.client.get(format!("{}/api/v1/sessions/{one}/messages?limit=50", l.base)))
             .await?;
     rows.push(row(&format!("newest 50 of {} messages, {c} conns", n + n / ids.len() + 1), n, rate, &lat, 0.0));
+    let spread = ids.clone();
+    let (rate, lat) = drive(&load, n / 4, c, move |l, i| chat(l, &spread[i % spread.len()], false)).await?;
+    rows.push(row(&format!("chat turn (offline) over {} sessions, {c} conns", ids.len()), n / 4, rate, &lat, 0.0));
+    let ttfb = first_bytes(&load, &ids, 2000.min(n), c).await?;
+    rows.push(row(&format!("chat stream, time to first byte, {c} conns"), 2000.min(n), 0.0, &ttfb, 0.0));
     stop.notify_one();
     server.await??;
     Ok(rows)
+}
+
+fn chat(l: &Load, session: &str, stream: bool) -> reqwest::RequestBuilder {
+    let q = if stream { "?stream=true" } else { "" };
+    l.client
+        .post(format!("{}/api/v1/sessions/{session}/chat{q}", l.base))
+        .json(&json!({"content": "how are you today?"}))
+}
+
+/// Milliseconds from sending a streaming chat turn to its first body bytes.
+async fn first_bytes(load: &Arc<Load>, ids: &Arc<Vec<String>>, n: usize, conns: usize) -> anyhow::Result<Vec<f64>> {
+    let mut set = tokio::task::JoinSet::new();
+    for w in 0..conns {
+        let (load, ids) = (load.clone(), ids.clone());
+        set.spawn(async move {
+            let mut lat = Vec::new();
+            for i in (w..n).step_by(conns) {
+                let t = Instant::now();
+                let mut r = chat(&load, &ids[i % ids.len()], true).send().await?;
+                r.chunk().await?;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                while r.chunk().await?.is_some() {}
+            }
+            Ok::<_, anyhow::Error>(lat)
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = set.join_next().await {
+        all.extend(r??);
+    }
+    all.sort_by(|a, b| a.total_cmp(b));
+    Ok(all)
 }
 
 fn append(l: &Load, session: &str, i: usize) -> reqwest::RequestBuilder {

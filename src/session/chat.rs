@@ -44,6 +44,8 @@ struct Loaded {
     snapshot: Option<Value>,
     /// `metadata.script` of the session: which session file of a pinned version to run.
     script_name: Option<String>,
+    /// For the search entries of the turn.
+    owner: (Option<String>, Option<String>),
     variable_store: Value,
     position: Value,
     updated_at: String,
@@ -58,6 +60,8 @@ fn load(c: &Connection) -> AppResult<Loaded> {
     let script_name = meta
         .and_then(|m| serde_json::from_str::<Value>(&m).ok())
         .and_then(|m| m["script"].as_str().map(str::to_string));
+    let m = store::read_meta(c)?;
+    let owner = (m.user_id, m.project_id);
     let (position, store_json, updated_at): (String, String, String) =
         c.query_row("SELECT position, variable_store, updated_at FROM state WHERE id = 1", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -71,6 +75,7 @@ fn load(c: &Connection) -> AppResult<Loaded> {
     Ok(Loaded {
         snapshot: snap.as_deref().map(parse),
         script_name,
+        owner,
         variable_store: parse(&store_json),
         position: parse(&position),
         updated_at,
@@ -233,12 +238,13 @@ fn write_turn(
     replace: Option<&str>,
     th: &Thought,
     before: &Value,
-) -> AppResult<(Message, Message)> {
+) -> AppResult<(Message, Message, Option<String>)> {
     let current: String = c.query_row("SELECT updated_at FROM state WHERE id = 1", [], |r| r.get(0))?;
     if current != expect {
         return Err(AppError::conflict("another turn of this session finished first; retry").retryable());
     }
     let now = crate::clock::now();
+    let mut title = None;
     let mut u = user.clone();
     if replace.is_none() {
         if store::get_message(c, &u.id)?.is_some() {
@@ -246,7 +252,7 @@ fn write_turn(
         }
         u.seq = store::insert_message(c, &u)?;
         if !u.content.trim().is_empty() {
-            store::set_auto_title(c, &u.content)?;
+            title = store::set_auto_title(c, &u.content)?;
         }
     } else if let Some(old) = replace {
         c.execute("DELETE FROM messages WHERE id = ?1", [old])?;
@@ -265,7 +271,7 @@ fn write_turn(
     .execute(params![th.execution_status, th.position.to_string(), th.vars.to_string(), now])?;
     c.prepare_cached("INSERT INTO turns(user_message_id, assistant_message_id, state_before, status, created_at, finished_at) VALUES (?1, ?2, ?3, 'completed', ?4, ?4)")?
         .execute(params![u.id, a.id, before.to_string(), now])?;
-    Ok((u, a))
+    Ok((u, a, title))
 }
 
 fn value_type(v: &Value) -> &'static str {
@@ -310,12 +316,13 @@ pub async fn run_turn(env: &TurnEnv<'_>, sid: Uuid, user: Option<NewMessage>, de
     let th = tokio::task::spawn_blocking(move || think(&loaded, &text, provider, &limits).map(|t| (t, loaded)))
         .await
         .map_err(AppError::internal)??;
-    let (th, _) = th;
+    let (th, loaded) = th;
     let th = Arc::new(th);
     let (t2, u2) = (th.clone(), user_msg.clone());
-    let (u, a) =
+    let (u, a, title) =
         env.st.shards.write(S, sid, move |c| write_turn(c, &expect, &u2, replace.as_deref(), &t2, &before)).await?;
-    record(env, sid, &u, &a).await;
+    env.sums.record(sid, a.seq, &a.created_at, title);
+    index(env, sid, &loaded.owner, &u, &a);
     Ok(TurnResult {
         user_message: u,
         assistant_message: a,
@@ -327,15 +334,13 @@ pub async fn run_turn(env: &TurnEnv<'_>, sid: Uuid, user: Option<NewMessage>, de
     })
 }
 
-/// The summary delta and the search entries of a committed turn.
-async fn record(env: &TurnEnv<'_>, sid: Uuid, u: &Message, a: &Message) {
-    env.sums.record(sid, a.seq, &a.created_at, None);
-    let meta = env.st.shards.read(S, sid, store::read_meta).await.ok();
+/// The search entries of a committed turn.
+fn index(env: &TurnEnv<'_>, sid: Uuid, owner: &(Option<String>, Option<String>), u: &Message, a: &Message) {
     for m in [u, a] {
         env.search.enqueue(crate::search::Entry {
             session_id: sid.to_string(),
-            user_id: meta.as_ref().and_then(|m| m.user_id.clone()),
-            project_id: meta.as_ref().and_then(|m| m.project_id.clone()),
+            user_id: owner.0.clone(),
+            project_id: owner.1.clone(),
             seq: m.seq,
             text: m.content.clone(),
         });
