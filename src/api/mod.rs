@@ -1,6 +1,7 @@
 //! HTTP layer: routing, middleware and the mapping of [`AppError`] to responses. Handlers only
 //! extract, call the domain layer and map the result.
 
+mod action_runs;
 mod auth;
 mod chat;
 mod compat;
@@ -75,6 +76,7 @@ pub fn routes() -> Router<SharedState> {
         .merge(search::routes())
         .merge(compat::routes())
         .merge(chat::routes())
+        .merge(action_runs::routes())
         .merge(transfer::routes())
         .merge(memories::routes())
         .merge(sessions::routes())

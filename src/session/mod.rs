@@ -2,6 +2,7 @@
 //! messages, state and variables, indexed by a registry row whose summary (message_count,
 //! last_message_at, title) is fed behind the append path (DESIGN.md §1, §5).
 
+pub mod action_runs;
 pub mod chat;
 pub mod memories;
 pub mod messages;

@@ -281,3 +281,32 @@ async fn every_fixture_script_takes_three_turns() {
     }
     assert!(ran >= 8 && refused >= 1, "ran {ran}, refused {refused}");
 }
+
+#[tokio::test]
+async fn action_runs_and_state() {
+    let app = TestApp::spawn().await;
+    let (_, sess) = post(&app, "/api/v1/sessions", json!({})).await;
+    let sid = sess["id"].as_str().unwrap();
+    let base = format!("/api/v1/sessions/{sid}/action-runs");
+    let (s, run) =
+        post(&app, &base, json!({"user_message": "plan my week", "mode": "plan", "context": {"k": 1}})).await;
+    assert_eq!((s, run["status"].as_str()), (201, Some("pending")), "{run}");
+    let rid = run["id"].as_str().unwrap();
+    let patch = |status: &str| json!({"status": status, "result": {"ok": true}});
+    let (s, r) =
+        crate::projects::send(&app, reqwest::Method::PATCH, &format!("{base}/{rid}"), Some(patch("running"))).await;
+    assert_eq!((s, r["status"].as_str(), r["started_at"].is_string()), (200, Some("running"), true));
+    let (s, r) =
+        crate::projects::send(&app, reqwest::Method::PATCH, &format!("{base}/{rid}"), Some(patch("completed"))).await;
+    assert_eq!((s, r["finished_at"].is_string(), r["result"].clone()), (200, true, json!({"ok": true})));
+    let (s, b) =
+        crate::projects::send(&app, reqwest::Method::PATCH, &format!("{base}/{rid}"), Some(patch("running"))).await;
+    assert_eq!(s, 409);
+    assert_error_shape(&b, "conflict");
+    let (_, list) = app.get(&base).await;
+    assert_eq!(list["items"][0]["id"].as_str(), Some(rid));
+    assert_eq!(app.get(&format!("{base}/{}", uuid::Uuid::now_v7())).await.0, 404);
+    let (s, st) = app.get(&format!("/api/v1/sessions/{sid}/state")).await;
+    assert_eq!((s, st["execution_status"].as_str()), (200, Some("waiting_input")), "{st}");
+    assert_eq!(app.get(&format!("/api/v1/sessions/{}/state", uuid::Uuid::now_v7())).await.0, 404);
+}
