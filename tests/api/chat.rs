@@ -310,3 +310,27 @@ async fn action_runs_and_state() {
     assert_eq!((s, st["execution_status"].as_str()), (200, Some("waiting_input")), "{st}");
     assert_eq!(app.get(&format!("/api/v1/sessions/{}/state", uuid::Uuid::now_v7())).await.0, 404);
 }
+
+/// A client that goes away after the first bytes leaves the whole turn (it is stored before
+/// the stream starts), and the next turn works.
+#[tokio::test]
+async fn a_disconnect_mid_stream_leaves_a_whole_turn() {
+    let app = TestApp::spawn().await;
+    let (_, sess) = post(&app, "/api/v1/sessions", json!({})).await;
+    let sid = sess["id"].as_str().unwrap();
+    let mut r = app
+        .client
+        .post(app.url(&format!("/api/v1/sessions/{sid}/chat?stream=true")))
+        .json(&json!({"content": "a long question"}))
+        .send()
+        .await
+        .unwrap();
+    let first = r.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).starts_with("data: "));
+    drop(r);
+    let (_, page) = app.get(&format!("/api/v1/sessions/{sid}/messages")).await;
+    let roles: Vec<&str> = page["items"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant"]);
+    let (s, _) = post(&app, &format!("/api/v1/sessions/{sid}/chat"), json!({"content": "next"})).await;
+    assert_eq!(s, 200);
+}
