@@ -116,7 +116,7 @@ fn program(snapshot: &Value, wanted: Option<&str>, limits: &Limits) -> AppResult
             globals.extend(global_variables(yaml, limits));
             continue;
         }
-        match script_model::parse(yaml, limits) {
+        match script_model::parse_cached(yaml, limits).map(|s| (*s).clone()) {
             Ok(s) if s.technique => techniques.push(s),
             Ok(s) if script.is_none() => script = Some(s),
             Ok(_) => {}

@@ -169,3 +169,24 @@ impl Action {
         self.get(&[key]).and_then(Value::as_bool)
     }
 }
+
+/// [`parse`], memoised by the SHA-256 of the YAML: a session's script is parsed once, not on
+/// every turn. The cache holds at most 256 scripts and is emptied when full (cheap, and a
+/// working set that large is rare).
+pub fn parse_cached(yaml: &str, limits: &Limits) -> AppResult<std::sync::Arc<Script>> {
+    use sha2::{Digest, Sha256};
+    type Cache = parking_lot::Mutex<std::collections::HashMap<[u8; 32], std::sync::Arc<Script>>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key: [u8; 32] = Sha256::digest(yaml.as_bytes()).into();
+    if let Some(s) = cache.lock().get(&key) {
+        return Ok(s.clone());
+    }
+    let script = std::sync::Arc::new(parse(yaml, limits)?);
+    let mut c = cache.lock();
+    if c.len() >= 256 {
+        c.clear();
+    }
+    c.insert(key, script.clone());
+    Ok(script)
+}

@@ -198,3 +198,37 @@ fn every_runnable_fixture_runs_to_completion() {
     }
     assert!(ran >= 10 && refused >= 4, "ran {ran}, refused {refused}");
 }
+
+#[test]
+fn llm_extraction_uses_the_model_and_a_failed_one_is_not_an_error() {
+    let s = parse(
+        r#"
+session:
+  session_id: s
+  phases:
+    - phase_id: p
+      topics:
+        - topic_id: t
+          actions:
+            - action_type: ai_ask
+              action_id: q
+              config:
+                content: "Where do you live?"
+                max_rounds: 1
+                output: [{get: city, define: "the user's city"}]
+"#,
+    );
+    let none = |_: &str| None;
+    let (st, _) = engine::start(&ctx(&s, &none), VarStore::default()).unwrap();
+    let (st2, _) = engine::input(&ctx(&s, &none), st.clone(), "Lyon").unwrap();
+    assert_eq!(st2.vars.session["city"], json!("Lyon"));
+    let (st3, _) = engine::input(&ctx(&s, &none), st, "dunno").unwrap();
+    assert!(st3.completed && !st3.vars.session.contains_key("city"), "the fake model found nothing: moved on unset");
+}
+
+#[test]
+fn parse_cached_returns_the_same_script() {
+    let a = model::parse_cached(ASK, &Limits::default()).unwrap();
+    let b = model::parse_cached(ASK, &Limits::default()).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&a, &b));
+}
