@@ -116,10 +116,23 @@ struct AiSdkBody {
     trigger: Option<String>,
 }
 
-async fn ai_sdk_chat(State(s): State<SharedState>, body: Bytes) -> AppResult<Response> {
+async fn ai_sdk_chat(
+    State(s): State<SharedState>,
+    caller: Option<axum::Extension<crate::auth::Caller>>,
+    body: Bytes,
+) -> AppResult<Response> {
     let b: AiSdkBody = parse_json(&body)?;
     let sid = Uuid::try_parse(&b.id).ok().filter(|_| b.id.len() == 36).ok_or_else(no_session)?;
-    service::get(&s.storage, &s.summaries, sid).await.map_err(|e| if e.status == 404 { no_session() } else { e })?;
+    let session =
+        service::get(&s.storage, &s.summaries, sid)
+            .await
+            .map_err(|e| if e.status == 404 { no_session() } else { e })?;
+    // The session id is in the body here, so the ownership layer cannot see it.
+    if let Some(axum::Extension(c)) = caller.filter(|c| !c.admin) {
+        if session.user_id.as_deref() != Some(c.user_id.as_str()) {
+            return Err(no_session());
+        }
+    }
     let turn = if b.trigger.as_deref() == Some("regenerate-message") {
         run_turn(&env(&s), sid, None, false).await?
     } else {

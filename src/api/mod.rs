@@ -13,6 +13,7 @@ mod memories;
 mod messages;
 mod metrics;
 mod middleware;
+mod ownership;
 mod plan;
 mod projects;
 mod search;
@@ -98,6 +99,7 @@ pub fn with_layers(router: Router<SharedState>, state: SharedState) -> Router {
         .merge(transfer::upload_routes())
         .route_layer(axum::middleware::from_fn(metrics::tag_route))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ownership::enforce))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     if let Some(cors) = cors_layer(&cfg.server.cors_origins) {
         router = router.layer(cors);

@@ -35,9 +35,12 @@ pub fn list_body<T: serde::Serialize>(items: Vec<T>, next: Option<String>) -> Js
 
 async fn create(
     State(s): State<SharedState>,
+    caller: Option<axum::Extension<crate::auth::Caller>>,
     ApiJson(body): ApiJson<NewProject>,
 ) -> AppResult<(StatusCode, Json<Project>)> {
-    let p = service::create(&s.storage, body, None).await?;
+    // The owner is the caller (none without authentication).
+    let owner = caller.map(|axum::Extension(c)| c.user_id);
+    let p = service::create(&s.storage, body, owner).await?;
     Ok((StatusCode::CREATED, Json(p)))
 }
 

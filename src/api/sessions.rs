@@ -26,8 +26,13 @@ pub fn routes() -> Router<SharedState> {
 
 async fn create(
     State(s): State<SharedState>,
-    ApiJson(body): ApiJson<NewSession>,
+    caller: Option<axum::Extension<crate::auth::Caller>>,
+    ApiJson(mut body): ApiJson<NewSession>,
 ) -> AppResult<(StatusCode, Json<Session>)> {
+    // The user comes from the token; a body's user_id is honoured for admins only.
+    if let Some(axum::Extension(c)) = caller.filter(|c| !c.admin) {
+        body.user_id = Some(c.user_id);
+    }
     Ok((StatusCode::CREATED, Json(service::create(&s.storage, body).await?)))
 }
 

@@ -99,3 +99,68 @@ async fn public_metrics_opens_only_metrics() {
     assert_eq!(call(&app, reqwest::Method::GET, "/metrics", None, None).await.0, 200);
     assert_eq!(call(&app, reqwest::Method::GET, "/api/v1/projects", None, None).await.0, 401);
 }
+
+/// Users see only their own sessions (404 for anyone else's, in lists, search and the
+/// compat routes too); projects are readable by all and writable by their owner and admins.
+#[tokio::test]
+async fn users_only_touch_their_own_sessions_and_projects() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("db");
+    let app = TestApp::spawn_at(root.clone(), |c| c.auth.mode = planbase::config::AuthMode::Token, Router::new())
+        .await
+        .unwrap();
+    let (a, b, admin) =
+        (cli_token(&root, "ann", false), cli_token(&root, "bob", false), cli_token(&root, "root", true));
+    use reqwest::Method as M;
+    let (s, sa) = call(&app, M::POST, "/api/v1/sessions", Some(&a), Some(json!({"user_id": "someone-else"}))).await;
+    assert_eq!((s, sa["user_id"].as_str()), (201, Some("ann")), "the token decides the user");
+    let sid = sa["id"].as_str().unwrap();
+    let msg = json!({"role": "user", "parts": [{"type": "text", "text": "secret platypus"}]});
+    assert_eq!(
+        call(&app, M::POST, &format!("/api/v1/sessions/{sid}/messages"), Some(&a), Some(msg.clone())).await.0,
+        201
+    );
+    for path in [
+        format!("/api/v1/sessions/{sid}"),
+        format!("/api/v1/sessions/{sid}/messages"),
+        format!("/api/conversations/{sid}"),
+    ] {
+        let (s, body) = call(&app, M::GET, &path, Some(&b), None).await;
+        assert_eq!(s, 404, "{path}");
+        assert_error_shape(&body, "session_not_found");
+        assert_eq!(call(&app, M::GET, &path, Some(&a), None).await.0, 200, "{path}");
+    }
+    assert_eq!(call(&app, M::POST, &format!("/api/v1/sessions/{sid}/messages"), Some(&b), Some(msg)).await.0, 404);
+    let chat = json!({"id": sid, "messages": [{"id": "x", "role": "user", "parts": [{"type": "text", "text": "hi"}]}]});
+    assert_eq!(call(&app, M::POST, "/api/v1/chat", Some(&b), Some(chat)).await.0, 404);
+    let (_, list) = call(&app, M::GET, "/api/v1/sessions?user_id=ann", Some(&b), None).await;
+    assert_eq!(list["items"], json!([]), "the user_id filter is the caller's");
+    let (_, conv) = call(&app, M::GET, "/api/conversations", Some(&b), None).await;
+    assert_eq!(conv["items"], json!([]));
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    let (_, found) = call(&app, M::GET, "/api/v1/search?q=platypus", Some(&b), None).await;
+    assert_eq!(found["items"], json!([]), "search is filtered by the caller");
+    let (_, found) = call(&app, M::GET, "/api/v1/search?q=platypus", Some(&a), None).await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
+    let (s, p) = call(&app, M::POST, "/api/v1/projects", Some(&a), Some(json!({"name": "ann's"}))).await;
+    assert_eq!((s, p["owner"].as_str()), (201, Some("ann")));
+    let pid = p["id"].as_str().unwrap();
+    assert_eq!(call(&app, M::GET, &format!("/api/v1/projects/{pid}"), Some(&b), None).await.0, 200, "readable by all");
+    let (s, e) =
+        call(&app, M::PATCH, &format!("/api/v1/projects/{pid}"), Some(&b), Some(json!({"name": "mine"}))).await;
+    assert_eq!(s, 403);
+    assert_error_shape(&e, "forbidden");
+    assert_eq!(
+        call(&app, M::PATCH, &format!("/api/v1/projects/{pid}"), Some(&a), Some(json!({"name": "ok"}))).await.0,
+        200
+    );
+    assert_eq!(
+        call(&app, M::PATCH, &format!("/api/v1/projects/{pid}"), Some(&admin), Some(json!({"name": "admin"}))).await.0,
+        200
+    );
+    assert_eq!(
+        call(&app, M::GET, &format!("/api/v1/sessions/{sid}"), Some(&admin), None).await.0,
+        200,
+        "admins see all"
+    );
+}
