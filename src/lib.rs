@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod bench;
+pub mod checks;
 pub mod cli;
 pub mod clock;
 pub mod config;

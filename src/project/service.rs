@@ -9,6 +9,8 @@ use uuid::Uuid;
 
 use super::model::{NewProject, Project, ProjectFilter, ProjectPatch, SetFile, STATUSES};
 use super::{store, templates};
+use crate::checks::metadata as check_metadata;
+use crate::checks::text as check_text;
 use crate::error::{AppError, AppResult};
 use crate::paging::{self, UpdatedKey};
 use crate::registry::projects as registry;
@@ -22,31 +24,11 @@ pub fn not_found() -> AppError {
         .with_suggestion("list projects with GET /api/v1/projects")
 }
 
-fn check_text(field: &str, value: &str, max: usize, required: bool) -> AppResult<()> {
-    if required && value.trim().is_empty() {
-        return Err(AppError::validation(field, format!("{field} must not be empty")));
-    }
-    if value.chars().count() > max {
-        return Err(AppError::validation(field, format!("{field} is longer than {max} characters")));
-    }
-    Ok(())
-}
-
 fn check_tags(tags: &[String]) -> AppResult<()> {
     if tags.len() > 50 {
         return Err(AppError::validation("tags", "at most 50 tags"));
     }
     tags.iter().try_for_each(|t| check_text("tags", t, 64, true))
-}
-
-fn check_metadata(m: &Value) -> AppResult<()> {
-    if !m.is_object() {
-        return Err(AppError::validation("metadata", "metadata must be a JSON object"));
-    }
-    if m.to_string().len() > 64 * 1024 {
-        return Err(AppError::validation("metadata", "metadata is larger than 64 KiB"));
-    }
-    Ok(())
 }
 
 fn check_new(p: &NewProject) -> AppResult<()> {

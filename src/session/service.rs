@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::model::{NewSession, Session, SessionFilter, SessionMeta, SessionPatch, SessionView, STATUSES};
 use super::store;
 use super::summary::Summaries;
+use crate::checks::metadata as check_metadata;
 use crate::error::{AppError, AppResult};
 use crate::paging::{self, UpdatedKey};
 use crate::registry::sessions as registry;
@@ -39,20 +40,7 @@ pub fn shard_err(e: AppError) -> AppError {
 }
 
 fn check_name(name: &str) -> AppResult<()> {
-    if name.trim().is_empty() || name.chars().count() > 200 {
-        return Err(AppError::validation("name", "name must be 1..200 characters"));
-    }
-    Ok(())
-}
-
-fn check_metadata(m: &Value) -> AppResult<()> {
-    if !m.is_object() {
-        return Err(AppError::validation("metadata", "metadata must be a JSON object"));
-    }
-    if m.to_string().len() > 64 * 1024 {
-        return Err(AppError::validation("metadata", "metadata is larger than 64 KiB"));
-    }
-    Ok(())
+    crate::checks::text("name", name, 200, true)
 }
 
 fn check_status(s: &str) -> AppResult<()> {

@@ -24,12 +24,7 @@ const META_KEYS: [&str; 10] = [
 ];
 
 pub fn write_meta(conn: &Connection, m: &SessionMeta) -> AppResult<()> {
-    let v = serde_json::to_value(m).map_err(AppError::internal)?;
-    let mut stmt = conn.prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")?;
-    for key in META_KEYS {
-        stmt.execute(params![key, v[key].to_string()])?;
-    }
-    Ok(())
+    crate::storage::meta::write_json(conn, &META_KEYS, &serde_json::to_value(m).map_err(AppError::internal)?)
 }
 
 /// Stores a JSON value under an extra meta key (`version_snapshot`).
@@ -40,21 +35,7 @@ pub fn put_meta_json(conn: &Connection, key: &str, value: &Value) -> AppResult<(
 }
 
 pub fn read_meta(conn: &Connection) -> AppResult<SessionMeta> {
-    let mut stmt = conn.prepare_cached("SELECT key, value FROM meta")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-    let mut obj = serde_json::Map::new();
-    for row in rows {
-        let (k, v) = row?;
-        let value = match k.as_str() {
-            "id" | "created_at" | "kind" => Value::String(v),
-            _ if META_KEYS.contains(&k.as_str()) => serde_json::from_str(&v).unwrap_or(Value::Null),
-            _ => continue,
-        };
-        obj.insert(k, value);
-    }
-    if obj.get("kind").and_then(Value::as_str) != Some("session") {
-        return Err(AppError::internal("shard meta does not describe a session"));
-    }
+    let obj = crate::storage::meta::read_json(conn, &META_KEYS, "session")?;
     serde_json::from_value(Value::Object(obj)).map_err(|e| AppError::internal(format!("session meta: {e}")))
 }
 

@@ -7,6 +7,7 @@ pub mod handle;
 pub mod lock;
 pub mod lru;
 pub mod manager;
+pub mod meta;
 pub mod migrate;
 pub mod paths;
 pub mod pools;
