@@ -137,6 +137,13 @@ fn render_storage(out: &mut String, s: &SharedState) {
         gauge(out, "planbase_last_backup_age_seconds", "gauge", "Seconds since the newest complete backup.", age);
     }
     gauge(out, "planbase_uptime_seconds", "gauge", "Seconds since start.", s.started.elapsed().as_secs_f64());
+    gauge(
+        out,
+        "planbase_search_queue_depth",
+        "gauge",
+        "Messages waiting for the search feeder.",
+        s.search.pending() as f64,
+    );
 }
 
 /// Age of the newest complete backup directory (partial ones start with a dot).

@@ -2,7 +2,8 @@
 //! - users see and change only their own sessions; anyone else's answers 404, so ids do not
 //!   leak — on the session routes, `/api/conversations` and in every list and search, whose
 //!   `user_id` filter is forced to the caller;
-//! - every user reads every project; only its owner and admins write it (403 otherwise);
+//! - every user reads every project; only its owner and admins write it, and the jobs bound to
+//!   it (403 otherwise);
 //! - admins may do anything.
 //!
 //! It runs after authentication, before the handlers, so no handler can forget it.
@@ -32,6 +33,8 @@ pub async fn enforce(State(s): State<SharedState>, mut req: Request, next: Next)
         ["api", "v1", "projects", id, ..] if req.method() != Method::GET && *id != "import" => {
             own_project(&s, id, &caller).await
         }
+        // A project's job is written like the project; unbound jobs are anyone's.
+        ["api", "v1", "jobs", job, ..] if req.method() != Method::GET => own_job(&s, job, &caller).await,
         _ => Ok(()),
     };
     match result {
@@ -72,5 +75,14 @@ async fn own_project(s: &SharedState, id: &str, caller: &Caller) -> Result<(), A
         None => Err(crate::project::service::not_found()),
         Some(p) if p.owner.as_deref() == Some(caller.user_id.as_str()) => Ok(()),
         Some(_) => Err(AppError::from_status(403).with_suggestion("only the project's owner and admins may change it")),
+    }
+}
+
+async fn own_job(s: &SharedState, job: &str, caller: &Caller) -> Result<(), AppError> {
+    let key = job.to_lowercase();
+    let located = with_conn(&s.storage.shared.registry, move |c| crate::registry::jobs::locate(c, &key)).await?;
+    match located {
+        Some(Some(project)) => own_project(s, &project, caller).await,
+        _ => Ok(()), // unbound, or unknown: the handler answers 404
     }
 }

@@ -164,3 +164,27 @@ async fn users_only_touch_their_own_sessions_and_projects() {
         "admins see all"
     );
 }
+
+#[tokio::test]
+async fn project_jobs_are_written_by_the_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("db");
+    let app = TestApp::spawn_at(root.clone(), |c| c.auth.mode = planbase::config::AuthMode::Token, Router::new())
+        .await
+        .unwrap();
+    let (a, b) = (cli_token(&root, "ann", false), cli_token(&root, "bob", false));
+    use reqwest::Method as M;
+    let (_, p) = call(&app, M::POST, "/api/v1/projects", Some(&a), Some(json!({"name": "p"}))).await;
+    let pid = p["id"].as_str().unwrap();
+    let (s, job) =
+        call(&app, M::POST, &format!("/api/v1/projects/{pid}/jobs"), Some(&a), Some(json!({"job_type": "t"}))).await;
+    assert_eq!(s, 201, "{job}");
+    let jid = job["job_id"].as_str().unwrap();
+    assert_eq!(
+        call(&app, M::POST, &format!("/api/v1/projects/{pid}/jobs"), Some(&b), Some(json!({"job_type": "t"}))).await.0,
+        403
+    );
+    assert_eq!(call(&app, M::POST, &format!("/api/v1/jobs/{jid}/cancel"), Some(&b), None).await.0, 403);
+    assert_eq!(call(&app, M::GET, &format!("/api/v1/jobs/{jid}"), Some(&b), None).await.0, 200, "readable by all");
+    assert_eq!(call(&app, M::POST, &format!("/api/v1/jobs/{jid}/cancel"), Some(&a), None).await.0, 200);
+}

@@ -233,3 +233,38 @@ async fn concurrent_appends_get_distinct_seqs_and_are_all_counted() {
     let (st, e) = app.get(&format!("/api/v1/sessions/{sid}/search?q=c1&cursor=%21%21")).await;
     assert_eq!(st, 400, "{e}");
 }
+
+/// A session file at `storage.max_shard_bytes` answers 507 `storage_full` on write; reads
+/// keep working, and so do other sessions.
+#[tokio::test]
+async fn a_full_shard_is_507_and_reads_keep_working() {
+    let app = crate::helpers::TestApp::spawn_with(
+        |c| c.storage.max_shard_bytes = planbase::config::ByteSize(1 << 20),
+        axum::Router::new(),
+    )
+    .await;
+    let (_, a) = crate::projects::post(&app, "/api/v1/sessions", serde_json::json!({})).await;
+    let (_, b) = crate::projects::post(&app, "/api/v1/sessions", serde_json::json!({})).await;
+    let (a, b) = (a["id"].as_str().unwrap().to_string(), b["id"].as_str().unwrap().to_string());
+    let big = "x".repeat(200 * 1024);
+    let mut full = None;
+    for i in 0..20 {
+        let msg = serde_json::json!({"role": "user", "parts": [{"type": "text", "text": format!("{i} {big}")}]});
+        let (s, body) = crate::projects::post(&app, &format!("/api/v1/sessions/{a}/messages"), msg).await;
+        if s != 201 {
+            full = Some((s, body));
+            break;
+        }
+    }
+    let (s, body) = full.expect("the cap was reached");
+    assert_eq!(s, 507, "{body}");
+    crate::helpers::assert_error_shape(&body, "storage_full");
+    let (s, page) = app.get(&format!("/api/v1/sessions/{a}/messages?limit=1")).await;
+    assert_eq!((s, page["items"].as_array().map(Vec::len)), (200, Some(1)), "reads keep working");
+    let small = serde_json::json!({"role": "user", "parts": [{"type": "text", "text": "fine"}]});
+    assert_eq!(
+        crate::projects::post(&app, &format!("/api/v1/sessions/{b}/messages"), small).await.0,
+        201,
+        "other sessions write"
+    );
+}
