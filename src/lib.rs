@@ -70,6 +70,20 @@ impl App {
         let listener = tokio::net::TcpListener::bind(config.server.bind)
             .await
             .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;
+        let pool = storage.shared.registry.clone();
+        storage.shards.on_quarantine(Box::new(move |kind, id| {
+            // Off the caller's thread: the hook may run on the async path.
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let marked = pool
+                    .get()
+                    .map_err(error::AppError::from)
+                    .and_then(|c| registry::store::mark_quarantined(&c, kind.name(), &id.to_string()));
+                if let Err(e) = marked {
+                    tracing::warn!(shard = %id, cause = %e.operator_message(), "could not mark the quarantined shard");
+                }
+            });
+        }));
         let llm = llm::provider(&config.llm, &storage.shared.llm_cache)
             .map_err(|e| anyhow::anyhow!("llm: {}", e.operator_message()))?;
         let state = Arc::new(AppState {

@@ -67,8 +67,23 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
         pb.inc(1);
     }
     pb.finish_and_clear();
+    problems.extend(quarantined(&root));
     println!("{} files checked, {} problems", files.len(), problems.len());
     report(problems)
+}
+
+/// Every shard in quarantine/ is a problem until an operator deals with it.
+fn quarantined(root: &DbRoot) -> Vec<String> {
+    let mut out = Vec::new();
+    for kind in ["project", "session"] {
+        let Ok(dir) = std::fs::read_dir(root.quarantine().join(kind)) else { continue };
+        for e in dir.filter_map(|e| e.ok()) {
+            let reason = std::fs::read_to_string(e.path().join("reason.txt")).unwrap_or_default();
+            let why = reason.lines().nth(1).unwrap_or("no reason recorded").to_string();
+            out.push(format!("{}: quarantined ({why})", e.path().display()));
+        }
+    }
+    out
 }
 
 /// Problems of one file: unreadable, wrong kind, too new, or integrity_check failures.

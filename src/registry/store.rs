@@ -35,3 +35,10 @@ pub fn end_run(conn: &Connection, now: &str) -> AppResult<()> {
     conn.execute("UPDATE flush_state SET clean_shutdown = 1, last_flush_at = ?1 WHERE id = 1", params![now])?;
     Ok(())
 }
+
+/// Marks a shard's registry row quarantined (its file was moved to quarantine/).
+pub fn mark_quarantined(conn: &Connection, kind: &str, id: &str) -> AppResult<()> {
+    let table = if kind == "project" { "projects" } else { "sessions" };
+    conn.execute(&format!("UPDATE {table} SET health = 'quarantined' WHERE id = ?1"), [id])?;
+    Ok(())
+}

@@ -57,6 +57,7 @@ struct Inner {
     live: Arc<AtomicUsize>,
     templates: Templates,
     stats: ManagerStats,
+    quarantine: super::quarantine::Quarantine,
 }
 
 #[derive(Clone)]
@@ -91,6 +92,7 @@ impl ShardManager {
                 closer,
                 live: Arc::new(AtomicUsize::new(0)),
                 stats,
+                quarantine: Default::default(),
             }),
         }
     }
@@ -118,8 +120,51 @@ impl ShardManager {
         &self.inner.stats
     }
 
+    /// Called once for each shard that gets quarantined (the registry marks its row).
+    pub fn on_quarantine(&self, hook: Box<dyn Fn(ShardKind, Uuid) + Send + Sync>) {
+        self.inner.quarantine.set_hook(hook);
+    }
+
+    /// 503 for a quarantined shard, before anything touches it.
+    fn guard(&self, key: ShardKey) -> AppResult<()> {
+        if self.inner.quarantine.contains(&key) {
+            return Err(AppError::shard_unavailable());
+        }
+        Ok(())
+    }
+
+    /// A corruption error quarantines the shard: it leaves the LRU (its connections close
+    /// when the last borrower is done), its files move to quarantine/, and it answers 503
+    /// from then on. Two renames, so it runs inline even on the async path.
+    fn after<T>(&self, key: ShardKey, r: AppResult<T>) -> AppResult<T> {
+        if let Err(e) = &r {
+            if super::quarantine::is_corruption(e) && self.inner.quarantine.insert(key) {
+                self.inner.lru.lock().remove(&key);
+                let reason = e.internal.clone().unwrap_or_default();
+                match super::move_to_quarantine(&self.inner.root, key.0, key.1, &reason) {
+                    Ok(dir) => tracing::error!(shard = %key.1, dir = %dir.display(), %reason, "shard quarantined"),
+                    Err(m) => {
+                        tracing::error!(shard = %key.1, error = %m, "shard quarantined in memory; moving its files failed")
+                    }
+                }
+                self.inner.quarantine.notify(key);
+            }
+        }
+        r
+    }
+
     /// Runs `f` on a reader connection of the shard, on the blocking pool.
     pub async fn read<T, F>(&self, kind: ShardKind, id: Uuid, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+    {
+        self.guard((kind, id))?;
+        let r = self.read_inner(kind, id, f).await;
+        self.after((kind, id), r)
+    }
+
+    async fn read_inner<T, F>(&self, kind: ShardKind, id: Uuid, f: F) -> AppResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
@@ -140,6 +185,16 @@ impl ShardManager {
     /// `f` may run more than once (a failed group commit is retried one request at a time),
     /// so it must not have side effects outside the connection.
     pub async fn write<T, F>(&self, kind: ShardKind, id: Uuid, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> AppResult<T> + Send + 'static,
+    {
+        self.guard((kind, id))?;
+        let r = self.write_inner(kind, id, f).await;
+        self.after((kind, id), r)
+    }
+
+    async fn write_inner<T, F>(&self, kind: ShardKind, id: Uuid, f: F) -> AppResult<T>
     where
         T: Send + 'static,
         F: Fn(&Connection) -> AppResult<T> + Send + 'static,

@@ -11,6 +11,7 @@ pub mod meta;
 pub mod migrate;
 pub mod paths;
 pub mod pools;
+pub mod quarantine;
 mod template;
 mod writer;
 
@@ -122,11 +123,16 @@ pub fn scan_files(root: &DbRoot) -> Vec<(std::path::PathBuf, migrate::FileKind)>
     files
 }
 
-/// Moves a closed shard's files (db, -wal, -shm) to `trash/<kind>/<id>-<timestamp>/`, where
-/// maintenance purges them after `trash_retention_days`. Returns the trash directory.
-pub fn move_to_trash(root: &DbRoot, kind: ShardKind, id: uuid::Uuid) -> AppResult<std::path::PathBuf> {
+/// Moves a shard's files (db, -wal, -shm) into `<base>/<kind>/<id>-<timestamp>/`; returns
+/// that directory.
+fn move_shard_files(
+    root: &DbRoot,
+    base: &std::path::Path,
+    kind: ShardKind,
+    id: uuid::Uuid,
+) -> AppResult<std::path::PathBuf> {
     let stamp = crate::clock::now().replace([':', '-', '.'], "");
-    let dir = root.trash().join(kind.name()).join(format!("{}-{stamp}", id.as_hyphenated()));
+    let dir = base.join(kind.name()).join(format!("{}-{stamp}", id.as_hyphenated()));
     std::fs::create_dir_all(&dir)?;
     let db = root.shard(kind, id);
     for suffix in ["", "-wal", "-shm"] {
@@ -136,5 +142,24 @@ pub fn move_to_trash(root: &DbRoot, kind: ShardKind, id: uuid::Uuid) -> AppResul
             std::fs::rename(&from, dir.join(name))?;
         }
     }
+    Ok(dir)
+}
+
+/// Moves a closed shard's files to `trash/<kind>/<id>-<timestamp>/`, where maintenance
+/// purges them after `trash_retention_days`.
+pub fn move_to_trash(root: &DbRoot, kind: ShardKind, id: uuid::Uuid) -> AppResult<std::path::PathBuf> {
+    move_shard_files(root, &root.trash(), kind, id)
+}
+
+/// Moves a damaged shard's files to `quarantine/<kind>/<id>-<timestamp>/` with a
+/// `reason.txt`. Quarantined files are never deleted by Planbase.
+pub fn move_to_quarantine(
+    root: &DbRoot,
+    kind: ShardKind,
+    id: uuid::Uuid,
+    reason: &str,
+) -> AppResult<std::path::PathBuf> {
+    let dir = move_shard_files(root, &root.quarantine(), kind, id)?;
+    std::fs::write(dir.join("reason.txt"), format!("{}\n{reason}\n", crate::clock::now()))?;
     Ok(dir)
 }

@@ -6,6 +6,7 @@ mod backup;
 mod chat;
 mod cli;
 mod compat;
+mod corruption;
 mod errors;
 mod files;
 mod helpers;
