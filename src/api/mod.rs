@@ -3,6 +3,7 @@
 
 mod action_runs;
 mod auth;
+mod backups;
 mod chat;
 mod compat;
 pub mod extract;
@@ -78,6 +79,7 @@ pub fn routes() -> Router<SharedState> {
         .merge(compat::routes())
         .merge(chat::routes())
         .merge(action_runs::routes())
+        .merge(backups::routes())
         .merge(transfer::routes())
         .merge(memories::routes())
         .merge(sessions::routes())
