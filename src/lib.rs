@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod jobs;
 pub mod llm;
+pub mod maintenance;
 pub mod paging;
 pub mod plan;
 pub mod project;

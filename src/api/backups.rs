@@ -1,5 +1,6 @@
 //! `POST /api/v1/admin/backups` (runs a backup as a job; progress in the job's `stats` and
-//! logs) and `GET /api/v1/admin/backups` (the complete backups, newest first).
+//! logs), `GET /api/v1/admin/backups` (the complete backups, newest first) and
+//! `POST /api/v1/admin/maintenance`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,7 +17,14 @@ use crate::storage::backup;
 use crate::storage::connection::Pragmas;
 
 pub fn routes() -> Router<SharedState> {
-    Router::new().route("/api/v1/admin/backups", get(list).post(start))
+    Router::new()
+        .route("/api/v1/admin/backups", get(list).post(start))
+        .route("/api/v1/admin/maintenance", axum::routing::post(maintenance))
+}
+
+/// Runs the maintenance steps now and answers what each did.
+async fn maintenance(State(s): State<SharedState>) -> Json<crate::maintenance::Report> {
+    Json(crate::maintenance::run(&s.storage, &s.summaries, &s.config.maintenance).await)
 }
 
 #[derive(Deserialize, Default)]

@@ -150,3 +150,36 @@ async fn an_online_backup_under_writers_restores_prefixes() {
         assert_eq!(texts, prefix, "session {sid} holds a prefix");
     }
 }
+
+#[tokio::test]
+async fn maintenance_archives_prunes_purges_and_reports() {
+    let app = TestApp::spawn_with(
+        |c| {
+            c.maintenance.archive_after_days = 0;
+            c.maintenance.log_retention_days = 0;
+            c.maintenance.trash_retention_days = 0;
+        },
+        Router::new(),
+    )
+    .await;
+    let (_, s) = post(&app, "/api/v1/sessions", serde_json::json!({})).await;
+    let sid = s["id"].as_str().unwrap().to_string();
+    let pid = create_project(&app, "logs").await["id"].as_str().unwrap().to_string();
+    let log =
+        serde_json::json!({"job_id": "j", "action_kind": "k", "action_name": "n", "status": "ok", "success": true});
+    assert_eq!(post(&app, &format!("/api/v1/projects/{pid}/action-logs"), log).await.0, 201);
+    let doomed = create_project(&app, "doomed").await["id"].as_str().unwrap().to_string();
+    let del = app.client.delete(app.url(&format!("/api/v1/projects/{doomed}"))).send().await.unwrap();
+    assert_eq!(del.status(), 204);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let (s, report) = post(&app, "/api/v1/admin/maintenance", serde_json::json!({})).await;
+    assert_eq!(s, 200, "{report}");
+    assert_eq!(report["archived_sessions"], 1, "{report}");
+    assert_eq!(report["pruned_action_logs"], 1, "{report}");
+    assert_eq!(report["purged_trash"], 1, "{report}");
+    assert_eq!(report["checkpointed_files"], 6, "{report}");
+    assert_eq!(report["errors"], serde_json::json!([]));
+    let (_, sess) = app.get(&format!("/api/v1/sessions/{sid}")).await;
+    assert_eq!(sess["status"], "archived");
+    assert!(app.root.join(format!("sessions/session_{sid}.sqlite")).exists(), "archived files are kept");
+}
