@@ -87,36 +87,26 @@ pub fn scan(root: &DbRoot, pragmas: &Pragmas, ids: &[Uuid], mut tick: impl FnMut
         .collect()
 }
 
-/// Replaces every project row in one transaction and reports what changed.
-///
-/// A server keeps writing while it runs, so existence is re-checked under the registry's
-/// write lock: a shard deleted since the scan loses its row, and one created since the scan
-/// (not scanned, but present) keeps the row its create wrote.
+/// Replaces every project row in one transaction and reports what changed (see
+/// [`crate::registry::rebuild`] for how a live server's changes are kept).
 pub fn apply(conn: &mut Connection, root: &DbRoot, scan: Scan) -> AppResult<ReindexReport> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let before: HashSet<String> = registry::ids(&tx)?.into_iter().collect();
-    let scanned: HashSet<String> = scan.iter().map(|(id, _)| id.to_string()).collect();
-    let (mut rows, mut failed) = (Vec::new(), Vec::new());
-    for (id, found) in scan {
-        match found {
-            Ok(p) => rows.push(p),
-            Err(e) => {
-                tracing::warn!(project = %id, cause = %e.operator_message(), "reindex: cannot read the shard");
-                failed.push(Failure { id: id.to_string(), code: e.code.to_string(), message: e.message.clone() });
-                rows.extend(registry::get(&tx, &id.to_string())?);
-            }
-        }
-    }
-    for id in before.iter().filter(|id| !scanned.contains(*id)) {
-        rows.extend(registry::get(&tx, id)?);
-    }
-    rows.retain(|p| Uuid::parse_str(&p.id).is_ok_and(|id| root.shard(P, id).exists()));
-    let after: HashSet<&str> = rows.iter().map(|p| p.id.as_str()).collect();
-    let adopted = after.iter().filter(|id| !before.contains(**id)).count();
-    let removed = before.iter().filter(|id| !after.contains(id.as_str())).count();
-    registry::replace_all(&tx, &rows)?;
+    let m = crate::registry::rebuild::merge(
+        scan,
+        &before,
+        |id| registry::get(&tx, id),
+        |p: &Project| p.id.as_str(),
+        |id| root.shard(P, id).exists(),
+    )?;
+    registry::replace_all(&tx, &m.rows)?;
     tx.commit()?;
-    Ok(ReindexReport { projects: rows.len(), adopted, removed, failed })
+    let failed = m
+        .failed
+        .into_iter()
+        .map(|(id, e)| Failure { id: id.to_string(), code: e.code.to_string(), message: e.message.clone() })
+        .collect();
+    Ok(ReindexReport { projects: m.rows.len(), adopted: m.adopted, removed: m.removed, failed })
 }
 
 /// `POST /api/v1/admin/reindex`: the scan runs on the blocking pool, then the registry

@@ -3,5 +3,6 @@
 
 pub mod jobs;
 pub mod projects;
+pub mod rebuild;
 pub mod sessions;
 pub mod store;

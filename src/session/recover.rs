@@ -73,8 +73,9 @@ pub fn scan(root: &DbRoot, pragmas: &Pragmas) -> Vec<(Uuid, AppResult<Session>)>
         .collect()
 }
 
-/// Replaces every session row in one registry transaction. A shard that cannot be read
-/// keeps the row it had; rows whose shard is gone are removed.
+/// Replaces every session row in one registry transaction (see
+/// [`crate::registry::rebuild`]): a shard that cannot be read keeps the row it had; rows
+/// whose shard is gone are removed.
 pub fn apply(
     conn: &mut Connection,
     root: &DbRoot,
@@ -82,28 +83,17 @@ pub fn apply(
 ) -> AppResult<SessionReindexReport> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let before: HashSet<String> = registry::ids(&tx)?.into_iter().collect();
-    let scanned: HashSet<String> = scan.iter().map(|(id, _)| id.to_string()).collect();
-    let (mut rows, mut failed) = (Vec::new(), Vec::new());
-    for (id, found) in scan {
-        match found {
-            Ok(s) => rows.push(s),
-            Err(e) => {
-                tracing::warn!(session = %id, cause = %e.operator_message(), "reindex: cannot read the shard");
-                failed.push(id.to_string());
-                rows.extend(registry::get(&tx, &id.to_string())?);
-            }
-        }
-    }
-    for id in before.iter().filter(|id| !scanned.contains(*id)) {
-        rows.extend(registry::get(&tx, id)?);
-    }
-    rows.retain(|s| Uuid::parse_str(&s.id).is_ok_and(|id| root.shard(S, id).exists()));
-    let after: HashSet<&str> = rows.iter().map(|s| s.id.as_str()).collect();
-    let adopted = after.iter().filter(|id| !before.contains(**id)).count();
-    let removed = before.iter().filter(|id| !after.contains(id.as_str())).count();
-    registry::replace_all(&tx, &rows)?;
+    let m = crate::registry::rebuild::merge(
+        scan,
+        &before,
+        |id| registry::get(&tx, id),
+        |s: &Session| s.id.as_str(),
+        |id| root.shard(S, id).exists(),
+    )?;
+    registry::replace_all(&tx, &m.rows)?;
     tx.commit()?;
-    Ok(SessionReindexReport { sessions: rows.len(), adopted, removed, failed })
+    let failed = m.failed.into_iter().map(|(id, _)| id.to_string()).collect();
+    Ok(SessionReindexReport { sessions: m.rows.len(), adopted: m.adopted, removed: m.removed, failed })
 }
 
 /// Whether a shard may hold appends the registry never saw: it has a -wal file, or it was
