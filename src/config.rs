@@ -192,6 +192,10 @@ pub struct MaintenanceConfig {
     pub archive_after_days: u32,
     pub log_retention_days: u32,
     pub trash_retention_days: u32,
+    /// How often the scheduled maintenance run happens (`off` to run it only on request).
+    pub interval: Interval,
+    /// VACUUM idle shards with a quarter or more of their pages free during maintenance.
+    pub vacuum_idle_shards: bool,
     pub backup_interval: Interval,
     pub backup_keep: u32,
 }
@@ -202,6 +206,8 @@ impl Default for MaintenanceConfig {
             archive_after_days: 90,
             log_retention_days: 30,
             trash_retention_days: 30,
+            interval: Interval(Some(86_400)),
+            vacuum_idle_shards: false,
             backup_interval: Interval(None),
             backup_keep: 7,
         }

@@ -102,6 +102,8 @@ impl App {
         start_search_feed(&state, &prev);
         let router = api::with_layers(api::routes().merge(extra), state.clone());
         state.ready.store(true, Ordering::Release);
+        // After `ready`: the scheduler ends as soon as `ready` goes false at shutdown.
+        maintenance::schedule::spawn(state.clone());
         Ok(App { listener, router, state, stop: Arc::new(Notify::new()), _lock: lock })
     }
 
@@ -129,9 +131,11 @@ impl App {
         tracing::info!(addr = %listener.local_addr()?, db_root = %state.storage.root.path().display(), "serving");
         // Job streams are ended once the signal arrives: graceful shutdown waits for every
         // open response, and a stream would otherwise hold it up until its idle timeout.
-        let events = state.jobs.clone();
+        let (events, st) = (state.jobs.clone(), state.clone());
         let signal = async move {
             shutdown_signal(stop).await;
+            // Not ready from here on: load balancers stop sending, the scheduler stops.
+            st.ready.store(false, Ordering::Release);
             events.shutdown();
         };
         axum::serve(listener, router).with_graceful_shutdown(signal).await?;

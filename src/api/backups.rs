@@ -11,9 +11,7 @@ use serde_json::{json, Value};
 
 use super::SharedState;
 use crate::error::{AppError, AppResult};
-use crate::jobs::model::{JobPatch, NewJob, NewJobLog};
-use crate::jobs::service as jobs;
-use crate::storage::backup;
+use crate::maintenance::backups;
 use crate::storage::connection::Pragmas;
 
 pub fn routes() -> Router<SharedState> {
@@ -24,7 +22,8 @@ pub fn routes() -> Router<SharedState> {
 
 /// Runs the maintenance steps now and answers what each did.
 async fn maintenance(State(s): State<SharedState>) -> Json<crate::maintenance::Report> {
-    Json(crate::maintenance::run(&s.storage, &s.summaries, &s.config.maintenance).await)
+    let pragmas = Pragmas::from_config(&s.config.storage);
+    Json(crate::maintenance::run(&s.storage, &s.summaries, &s.config.maintenance, &pragmas).await)
 }
 
 #[derive(Deserialize, Default)]
@@ -40,77 +39,30 @@ async fn start(State(s): State<SharedState>, body: axum::body::Bytes) -> AppResu
     } else {
         super::extract::parse_json(&body)?
     };
-    let input = NewJob {
-        job_type: "backup".into(),
-        mode: None,
-        target_task_id: None,
-        params: json!({"include_caches": b.include_caches}),
-        metadata: json!({}),
-    };
-    let job = jobs::create(&s.storage, None, input).await?;
+    let job = backups::create_job(&s.storage, b.include_caches, false).await?;
     let (st, id) = (s.clone(), job.job_id.clone());
     tokio::spawn(async move {
-        if let Err(e) = run(&st, &id, b.include_caches).await {
-            tracing::error!(job = %id, cause = %e.operator_message(), "backup failed");
-            let failed =
-                JobPatch { status: "failed".into(), error: Some(e.message.clone()), result: None, stats: None };
-            let _ = jobs::patch(&st.storage, &st.jobs, &id, failed).await;
-        }
+        let pragmas = Pragmas::from_config(&st.config.storage);
+        let keep = st.config.maintenance.backup_keep;
+        // The failure is recorded on the job (and logged) by run_job.
+        let _ = backups::run_job(&st.storage, &st.jobs, &pragmas, &id, b.include_caches, keep).await;
     });
     Ok((StatusCode::ACCEPTED, Json(serde_json::to_value(job).map_err(AppError::internal)?)))
-}
-
-async fn run(s: &SharedState, id: &str, include_caches: bool) -> AppResult<()> {
-    let patch = |status: &str, stats: Option<Value>, result: Option<Value>| JobPatch {
-        status: status.into(),
-        error: None,
-        result,
-        stats,
-    };
-    jobs::patch(&s.storage, &s.jobs, id, patch("running", None, None)).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, usize)>();
-    let (root, pragmas) = (s.storage.root.clone(), Pragmas::from_config(&s.config.storage));
-    let work = tokio::task::spawn_blocking(move || {
-        backup::backup(&root, &pragmas, include_caches, |done, total| {
-            let _ = tx.send((done, total));
-        })
-    });
-    // Progress in the job's stats every 25 files (and at the end).
-    while let Some((done, total)) = rx.recv().await {
-        if done % 25 == 0 || done == total {
-            jobs::patch(&s.storage, &s.jobs, id, patch("running", Some(json!({"done": done, "total": total})), None))
-                .await?;
-        }
-    }
-    let dir = work.await.map_err(AppError::internal)??;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let log = NewJobLog { level: "info".into(), message: format!("backup {name} written"), metadata: None };
-    jobs::append_log(&s.storage, &s.jobs, id, log).await?;
-    jobs::patch(&s.storage, &s.jobs, id, patch("completed", None, Some(json!({"backup": name})))).await?;
-    Ok(())
 }
 
 /// Complete backups (with a manifest), newest first.
 async fn list(State(s): State<SharedState>) -> AppResult<Json<Value>> {
     let dir = s.storage.root.backups();
     let items = tokio::task::spawn_blocking(move || {
-        let mut items: Vec<Value> = std::fs::read_dir(&dir)
+        backups::complete_backups(&dir)
             .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok())
-            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-            .filter_map(|e| {
-                let m: backup::Manifest =
-                    serde_json::from_slice(&std::fs::read(e.path().join("manifest.json")).ok()?).ok()?;
+            .map(|(path, m)| {
                 let bytes: u64 = m.files.iter().map(|f| f.bytes).sum();
-                Some(
-                    json!({"name": e.file_name().to_string_lossy(), "created_at": m.created_at, "complete": m.complete,
-                            "files": m.files.len(), "bytes": bytes, "include_caches": m.include_caches}),
-                )
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                json!({"name": name, "created_at": m.created_at, "complete": m.complete,
+                       "files": m.files.len(), "bytes": bytes, "include_caches": m.include_caches})
             })
-            .collect();
-        items.sort_by(|a, b| b["created_at"].as_str().cmp(&a["created_at"].as_str()));
-        items
+            .collect::<Vec<_>>()
     })
     .await
     .map_err(AppError::internal)?;

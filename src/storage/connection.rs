@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::busy::set_busy_handler;
 use super::migrate::{self, FileKind};
 use crate::config::{StorageConfig, Synchronous};
 use crate::error::{AppError, AppResult};
@@ -50,7 +51,7 @@ impl Pragmas {
 
     /// Connection-level settings that write nothing to the file.
     pub fn apply_session(&self, conn: &Connection) -> rusqlite::Result<()> {
-        conn.busy_timeout(self.busy_timeout)?;
+        set_busy_handler(conn, self.busy_timeout)?;
         let sync = match self.synchronous {
             Synchronous::Normal => "NORMAL",
             Synchronous::Full => "FULL",
@@ -84,7 +85,7 @@ pub fn open(path: &Path, kind: FileKind, pragmas: &Pragmas, mode: Mode) -> AppRe
         return Err(AppError::not_found("not_found", kind.name(), format!("no such {} file", kind.name())));
     }
     let mut conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(pragmas.busy_timeout)?;
+    set_busy_handler(&conn, pragmas.busy_timeout)?;
     let state = migrate::check(&conn, kind)?;
     pragmas.apply_session(&conn)?;
     if matches!(mode, Mode::ReadOnly | Mode::Reader) {

@@ -206,7 +206,8 @@ impl ShardManager {
         }
         let (reply, rx) = oneshot::channel();
         let slot = handle.writer_slot;
-        let job = Job { handle, f, out: None, reply: Some(reply), span: tracing::Span::current() };
+        let queued = std::time::Instant::now();
+        let job = Job { handle, f, out: None, reply: Some(reply), span: tracing::Span::current(), queued };
         self.inner.writers.senders[slot]
             .send(Msg::Job(Box::new(job)))
             .map_err(|_| AppError::new(503, "unavailable", "server", "shutting down").retryable())?;

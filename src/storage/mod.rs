@@ -2,6 +2,7 @@
 //! pools. Knows nothing of HTTP.
 
 pub mod backup;
+pub mod busy;
 pub mod connection;
 pub mod handle;
 pub mod lock;

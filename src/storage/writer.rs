@@ -23,6 +23,8 @@ const MAX_BATCH: usize = 256;
 /// A type-erased write request.
 pub(super) trait WriteJob: Send {
     fn handle(&self) -> &Arc<ShardHandle>;
+    /// When the request was queued (for the writer wait metric).
+    fn queued(&self) -> std::time::Instant;
     /// Runs the closure inside the current savepoint; keeps its result. Returns success.
     fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller: the closure's result if the transaction committed.
@@ -35,6 +37,7 @@ pub(super) struct Job<T, F> {
     pub out: Option<AppResult<T>>,
     pub reply: Option<oneshot::Sender<AppResult<T>>>,
     pub span: tracing::Span,
+    pub queued: std::time::Instant,
 }
 
 impl<T, F> WriteJob for Job<T, F>
@@ -44,6 +47,10 @@ where
 {
     fn handle(&self) -> &Arc<ShardHandle> {
         &self.handle
+    }
+
+    fn queued(&self) -> std::time::Instant {
+        self.queued
     }
 
     fn run(&mut self, conn: &Connection) -> bool {
@@ -77,6 +84,9 @@ pub struct WriterStats {
     pub batches: AtomicU64,
     pub writes: AtomicU64,
     pub batch_retries: AtomicU64,
+    /// Sum over writes of the time from queueing to the start of their transaction (µs):
+    /// with `writes`, the mean wait for a writer thread.
+    pub wait_micros: AtomicU64,
 }
 
 pub(super) struct WriterPool {
@@ -127,6 +137,9 @@ fn writer_loop(rx: Receiver<Msg>, stats: Arc<WriterStats>) {
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
+        let waited: u64 = batch.iter().map(|j| started.saturating_duration_since(j.queued()).as_micros() as u64).sum();
+        stats.wait_micros.fetch_add(waited, Ordering::Relaxed);
         for group in group_by_shard(batch) {
             stats.batches.fetch_add(1, Ordering::Relaxed);
             stats.writes.fetch_add(group.len() as u64, Ordering::Relaxed);

@@ -16,6 +16,7 @@ mod messages;
 mod metrics;
 mod plan;
 mod projects;
+mod schedule;
 mod search;
 mod server;
 mod sessions;

@@ -1,6 +1,11 @@
 //! The maintenance run (`POST /api/v1/admin/maintenance`): archive idle sessions, enforce
 //! log and cache retention, purge old trash and checkpoint the shared files. Each step is
 //! independent and reported; a step that fails is reported and the others still run.
+//! [`backups`] runs backups as jobs, [`schedule`] runs both on their intervals.
+
+pub mod backups;
+pub mod compact;
+pub mod schedule;
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -9,6 +14,7 @@ use uuid::Uuid;
 use crate::config::MaintenanceConfig;
 use crate::error::AppResult;
 use crate::session::summary::Summaries;
+use crate::storage::connection::Pragmas;
 use crate::storage::pools::with_conn;
 use crate::storage::{ShardKind, Storage};
 
@@ -20,6 +26,10 @@ pub struct Report {
     pub expired_llm_cache: usize,
     pub purged_trash: usize,
     pub checkpointed_files: usize,
+    /// Idle shards whose WAL was checkpointed (TRUNCATE) / rewritten by VACUUM.
+    pub checkpointed_shards: usize,
+    pub vacuumed_shards: usize,
+    pub reclaimed_bytes: u64,
     pub errors: Vec<Value>,
 }
 
@@ -27,10 +37,22 @@ fn cutoff(days: u32) -> String {
     crate::clock::format(time::OffsetDateTime::now_utc() - time::Duration::days(days as i64))
 }
 
-pub async fn run(st: &Storage, sums: &Summaries, cfg: &MaintenanceConfig) -> Report {
+pub async fn run(st: &Storage, sums: &Summaries, cfg: &MaintenanceConfig, pragmas: &Pragmas) -> Report {
     let mut r = Report::default();
     let note = r_err;
     let mut errors = Vec::new();
+    // First: the later steps open shards (log pruning writes every project), which would
+    // make them look busy.
+    match compact::idle_shards(st, pragmas, cfg.vacuum_idle_shards).await {
+        Ok(c) => {
+            (r.checkpointed_shards, r.vacuumed_shards, r.reclaimed_bytes) =
+                (c.checkpointed, c.vacuumed, c.reclaimed_bytes);
+            errors.extend(
+                c.failed.into_iter().map(|f| json!({"step": "shards", "code": "compaction_failed", "message": f})),
+            );
+        }
+        Err(e) => errors.push(note("shards", e)),
+    }
     match archive_idle(st, sums, &cutoff(cfg.archive_after_days)).await {
         Ok(n) => r.archived_sessions = n,
         Err(e) => errors.push(note("archive", e)),

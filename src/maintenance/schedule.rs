@@ -1,0 +1,136 @@
+//! The schedule: a backup when the newest complete backup is older than
+//! `maintenance.backup_interval`, and a maintenance run when the last one is older than
+//! `maintenance.interval`.
+//!
+//! Both clocks survive restarts: the backup clock is the newest complete backup's
+//! `created_at` (a manual backup counts), the maintenance clock is `last_maintenance_at` in
+//! the registry's `meta` table. A fresh root starts the maintenance clock at the first tick,
+//! so a new server does not begin with a maintenance run. The ticker wakes every minute at
+//! most (sooner for short intervals) and does one thing at a time, so a slow backup delays
+//! maintenance rather than overlapping it.
+
+use std::time::Duration;
+
+use rusqlite::OptionalExtension;
+
+use crate::api::SharedState;
+use crate::config::MaintenanceConfig;
+use crate::error::AppResult;
+use crate::storage::connection::Pragmas;
+use crate::storage::pools::with_conn;
+
+const META_KEY: &str = "last_maintenance_at";
+
+/// Spawns the ticker; it ends when the server begins to shut down (`ready` goes false).
+pub fn spawn(state: SharedState) {
+    let cfg = state.config.maintenance.clone();
+    let Some(tick) = tick_period(&cfg) else { return };
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval(tick);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            timer.tick().await;
+            // Spawned once ready: not ready any more means shutting down, so no new backup.
+            if !state.ready.load(std::sync::atomic::Ordering::Acquire) {
+                return;
+            }
+            if let Err(e) = tick_once(&state, &cfg).await {
+                tracing::warn!(cause = %e.operator_message(), "scheduled maintenance step failed");
+            }
+        }
+    });
+}
+
+/// A quarter of the shortest interval, between 1 s and 60 s; None when both are off.
+fn tick_period(cfg: &MaintenanceConfig) -> Option<Duration> {
+    let shortest = [cfg.backup_interval.0, cfg.interval.0].into_iter().flatten().min()?;
+    Some(Duration::from_secs((shortest / 4).clamp(1, 60)))
+}
+
+async fn tick_once(state: &SharedState, cfg: &MaintenanceConfig) -> AppResult<()> {
+    if let Some(every) = cfg.backup_interval.0 {
+        let dir = state.storage.root.backups();
+        let newest = tokio::task::spawn_blocking(move || {
+            super::backups::complete_backups(&dir).into_iter().next().map(|(_, m)| m.created_at)
+        })
+        .await
+        .map_err(crate::error::AppError::internal)?;
+        if is_due(newest.as_deref(), every) {
+            scheduled_backup(state, cfg).await?;
+        }
+    }
+    if let Some(every) = cfg.interval.0 {
+        let last = last_maintenance(state).await?;
+        if last.is_none() {
+            set_last_maintenance(state).await?;
+        } else if is_due(last.as_deref(), every) {
+            set_last_maintenance(state).await?;
+            let pragmas = Pragmas::from_config(&state.config.storage);
+            let report = super::run(&state.storage, &state.summaries, cfg, &pragmas).await;
+            tracing::info!(report = %serde_json::to_string(&report).unwrap_or_default(), "scheduled maintenance");
+        }
+    }
+    Ok(())
+}
+
+async fn scheduled_backup(state: &SharedState, cfg: &MaintenanceConfig) -> AppResult<()> {
+    let job = super::backups::create_job(&state.storage, false, true).await?;
+    let pragmas = Pragmas::from_config(&state.config.storage);
+    let dir =
+        super::backups::run_job(&state.storage, &state.jobs, &pragmas, &job.job_id, false, cfg.backup_keep).await?;
+    tracing::info!(backup = %dir.display(), "scheduled backup written");
+    Ok(())
+}
+
+/// Due when there is no previous run, or it is at least `every` seconds old (an unreadable
+/// stamp counts as due: better one run too many than none).
+fn is_due(last: Option<&str>, every: u64) -> bool {
+    let Some(last) = last else { return true };
+    match time::OffsetDateTime::parse(last, &time::format_description::well_known::Rfc3339) {
+        Ok(t) => (time::OffsetDateTime::now_utc() - t).whole_seconds() >= every as i64,
+        Err(_) => true,
+    }
+}
+
+async fn last_maintenance(state: &SharedState) -> AppResult<Option<String>> {
+    with_conn(&state.storage.shared.registry, |c| {
+        Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [META_KEY], |r| r.get(0)).optional()?)
+    })
+    .await
+}
+
+async fn set_last_maintenance(state: &SharedState) -> AppResult<()> {
+    let now = crate::clock::now();
+    with_conn(&state.storage.shared.registry, move |c| {
+        c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)", [META_KEY, now.as_str()])?;
+        Ok(())
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Interval;
+
+    #[test]
+    fn due_when_never_run_stale_or_unreadable() {
+        let hour_ago = crate::clock::format(time::OffsetDateTime::now_utc() - time::Duration::hours(1));
+        assert!(is_due(None, 60));
+        assert!(is_due(Some(&hour_ago), 3600));
+        assert!(!is_due(Some(&hour_ago), 7200));
+        assert!(is_due(Some("yesterday"), 7200));
+    }
+
+    #[test]
+    fn ticks_follow_the_shortest_interval_within_bounds() {
+        let mut cfg = MaintenanceConfig { interval: Interval(None), ..Default::default() };
+        assert_eq!(tick_period(&cfg), None);
+        cfg.backup_interval = Interval(Some(2));
+        assert_eq!(tick_period(&cfg), Some(Duration::from_secs(1)));
+        cfg.interval = Interval(Some(86_400));
+        assert_eq!(tick_period(&cfg), Some(Duration::from_secs(1)));
+        cfg.backup_interval = Interval(None);
+        assert_eq!(tick_period(&cfg), Some(Duration::from_secs(60)));
+    }
+}
