@@ -2,12 +2,16 @@
 //! `Accept: text/event-stream` / `?stream=true`) and `POST /api/v1/chat`, the drop-in for
 //! the AI SDK's `useChat` (`DefaultChatTransport`), which always streams.
 //!
-//! The turn is stored before the stream starts, so a client that goes away mid-stream
-//! leaves a complete turn, never a partial assistant message.
+//! A streamed turn's text goes to the client as the model produces it ([`stream`]); the
+//! turn is stored when the model has finished, before `finish`. A client that goes away
+//! mid-stream leaves the complete turn or the user message with a failed turn, never a
+//! partial assistant message.
 
-use axum::body::{Body, Bytes};
+mod stream;
+
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -16,7 +20,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::extract::{parse_json, ApiPath, ApiQuery};
-use super::{ui_stream, SharedState};
+use super::SharedState;
 use crate::error::{AppError, AppResult};
 use crate::script::Limits;
 use crate::session::chat::{run_turn, TurnEnv, TurnResult};
@@ -26,11 +30,11 @@ pub fn routes() -> Router<SharedState> {
     Router::new().route("/api/v1/sessions/{id}/chat", post(session_chat)).route("/api/v1/chat", post(ai_sdk_chat))
 }
 
-fn env(s: &SharedState) -> TurnEnv<'_> {
+fn env(s: &SharedState) -> TurnEnv {
     TurnEnv {
-        st: &s.storage,
-        sums: &s.summaries,
-        search: &s.search,
+        shards: s.storage.shards.clone(),
+        sums: s.summaries.clone(),
+        search: s.search.clone(),
         provider: s.llm.clone(),
         limits: Limits::from_config(&s.config.limits),
     }
@@ -70,10 +74,10 @@ async fn session_chat(
     let msg = user_message(&value, body.len(), &s)?;
     let wants_stream = q.stream
         || headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
-    let turn = run_turn(&env(&s), sid, Some(msg), q.debug).await?;
     if wants_stream {
-        return Ok(stream(&turn));
+        return stream::turn(&env(&s), sid, Some(msg)).await;
     }
+    let turn = run_turn(&env(&s), sid, Some(msg), q.debug).await?;
     Ok((StatusCode::OK, Json(turn_json(&turn))).into_response())
 }
 
@@ -90,20 +94,6 @@ fn turn_json(t: &TurnResult) -> Value {
         v["debug"] = d.clone();
     }
     v
-}
-
-/// The UI message stream of a stored turn, word by word.
-fn stream(t: &TurnResult) -> Response {
-    let mut text = String::new();
-    for c in ui_stream::chunks(&t.assistant_message.id, &t.assistant_message.parts) {
-        text.push_str(&ui_stream::event(&c));
-    }
-    text.push_str(ui_stream::DONE);
-    let mut resp = Response::new(Body::from(text));
-    for (k, v) in ui_stream::HEADERS {
-        resp.headers_mut().insert(k, HeaderValue::from_static(v));
-    }
-    resp
 }
 
 /// What `DefaultChatTransport({api})` sends: `{id, messages, trigger, messageId?}` + extras.
@@ -133,8 +123,8 @@ async fn ai_sdk_chat(
             return Err(no_session());
         }
     }
-    let turn = if b.trigger.as_deref() == Some("regenerate-message") {
-        run_turn(&env(&s), sid, None, false).await?
+    let user = if b.trigger.as_deref() == Some("regenerate-message") {
+        None
     } else {
         // The server owns history: only the last user message is taken, under its own id.
         let last = b
@@ -145,10 +135,9 @@ async fn ai_sdk_chat(
             .cloned()
             .ok_or_else(|| AppError::validation("messages", "no user message to answer"))?;
         let size = last.to_string().len();
-        let msg = messages::validate(last, size, &s.config.limits)?;
-        run_turn(&env(&s), sid, Some(msg), false).await?
+        Some(messages::validate(last, size, &s.config.limits)?)
     };
-    Ok(stream(&turn))
+    stream::turn(&env(&s), sid, user).await
 }
 
 fn no_session() -> AppError {

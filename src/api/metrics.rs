@@ -157,9 +157,30 @@ fn last_backup_age(root: &crate::storage::DbRoot) -> Option<f64> {
     newest.elapsed().ok().map(|d| d.as_secs_f64())
 }
 
+/// Model calls by provider and outcome, retries, and completion-cache hits and misses.
+fn render_llm(out: &mut String) {
+    let m = crate::llm::metrics::snapshot();
+    out.push_str(
+        "# HELP planbase_llm_calls_total Model calls, by provider and outcome (cancelled: the client left).\n",
+    );
+    out.push_str("# TYPE planbase_llm_calls_total counter\n");
+    for (p, o, n) in m.calls.iter().filter(|c| c.0 != "other" || c.2 > 0) {
+        let _ = writeln!(out, "planbase_llm_calls_total{{provider=\"{p}\",outcome=\"{o}\"}} {n}");
+    }
+    out.push_str("# HELP planbase_llm_retries_total Model requests retried after a 429, a 5xx or a transport error.\n");
+    out.push_str("# TYPE planbase_llm_retries_total counter\n");
+    for (p, n) in m.retries.iter().filter(|c| c.0 != "other" || c.1 > 0) {
+        let _ = writeln!(out, "planbase_llm_retries_total{{provider=\"{p}\"}} {n}");
+    }
+    let (hits, misses) = (m.cache_hits as f64, m.cache_misses as f64);
+    gauge(out, "planbase_llm_cache_hits_total", "counter", "Completions answered from the completion cache.", hits);
+    gauge(out, "planbase_llm_cache_misses_total", "counter", "Cacheable completions the model had to answer.", misses);
+}
+
 pub async fn metrics(State(s): State<SharedState>) -> Response {
     let mut out = String::new();
     render_requests(&mut out);
     render_storage(&mut out, &s);
+    render_llm(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
 }

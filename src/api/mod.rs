@@ -14,12 +14,14 @@ mod memories;
 mod messages;
 mod metrics;
 mod middleware;
+mod openapi;
 mod ownership;
 mod plan;
 mod projects;
 mod search;
 mod sessions;
 mod transfer;
+mod ui;
 pub mod ui_stream;
 mod versions;
 
@@ -84,6 +86,8 @@ pub fn routes() -> Router<SharedState> {
         .merge(memories::routes())
         .merge(sessions::routes())
         .merge(messages::routes())
+        .merge(openapi::routes())
+        .merge(ui::routes())
 }
 
 /// Wraps a router in the middleware every request passes through, outermost first:

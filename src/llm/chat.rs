@@ -53,15 +53,55 @@ pub struct ChatResponse {
     pub cached: bool,
 }
 
+/// Receives a completion's text piece by piece as it arrives. An error stops the completion
+/// (the client went away) and is returned as it is.
+pub type OnDelta<'a> = &'a mut dyn FnMut(&str) -> AppResult<()>;
+
 /// A chat-completion provider. Blocking: called on blocking threads (the engine's).
 pub trait LlmProvider: Send + Sync {
     fn name(&self) -> &str;
     fn model(&self) -> &str;
     fn complete(&self, req: &ChatRequest) -> AppResult<ChatResponse>;
+    /// Like [`complete`](Self::complete), handing the text to `on_delta` as it is produced;
+    /// the returned text is exactly the deltas concatenated. By default the whole
+    /// completion is computed first and then handed over word by word.
+    fn complete_stream(&self, req: &ChatRequest, on_delta: OnDelta<'_>) -> AppResult<ChatResponse> {
+        let r = self.complete(req)?;
+        stream_words(&r.text, on_delta)?;
+        Ok(r)
+    }
     /// Whether results may be cached (the offline model is cheaper than the cache).
     fn cacheable(&self) -> bool {
         true
     }
+}
+
+/// Hands a finished text to `on_delta` in [`word_chunks`].
+pub fn stream_words(text: &str, on_delta: OnDelta<'_>) -> AppResult<()> {
+    word_chunks(text).iter().try_for_each(|w| on_delta(w))
+}
+
+/// Splits text into word-sized pieces that concatenate back to it exactly (whitespace is
+/// kept). CJK text has no spaces: it is cut every few characters instead.
+pub fn word_chunks(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for ch in text.chars() {
+        cur.push(ch);
+        if ch.is_whitespace() || (!ch.is_ascii() && cur.chars().count() >= 4) {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The error a delta sink answers once nobody reads the stream any more: it stops the model
+/// and fails the turn. Never sent to a client (there is none left).
+pub fn client_gone() -> AppError {
+    AppError::new(499, "client_disconnected", "chat", "the client went away before the turn finished")
 }
 
 pub fn llm_error(message: impl Into<String>) -> AppError {
@@ -91,5 +131,13 @@ mod tests {
         let m = super::json_object("Sure! {\"name\": \"Ann\"} hope that helps");
         assert_eq!(m["name"], "Ann");
         assert!(super::json_object("no json here").is_empty());
+    }
+
+    #[test]
+    fn word_chunks_rebuild_the_text() {
+        for t in ["hello there, world", "欢迎来到心流咨询，我是你的AI助手。", "", "  spaced  out "] {
+            assert_eq!(super::word_chunks(t).concat(), t);
+        }
+        assert_eq!(super::word_chunks("a b"), ["a ", "b"]);
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The key is the SHA-256 of provider, model, parameters and messages. The offline provider
 //! is never cached (it is cheaper than the lookup), and `temperature > 0` bypasses the cache
-//! unless the request forces it: a sampled answer is not meant to repeat.
+//! unless the request forces it: a sampled answer is not meant to repeat. A streamed miss
+//! is stored once the model has finished; a streamed hit is handed over word by word.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,7 +11,8 @@ use std::sync::Arc;
 use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 
-use super::chat::{ChatRequest, ChatResponse, LlmProvider};
+use super::chat::{stream_words, ChatRequest, ChatResponse, LlmProvider, OnDelta};
+use super::metrics;
 use crate::error::{AppError, AppResult};
 use crate::storage::DbPool;
 
@@ -67,6 +69,42 @@ impl Cached {
         ])?;
         Ok(())
     }
+
+    /// The cache key, or None when the request bypasses the cache.
+    fn key_for(&self, req: &ChatRequest) -> Option<String> {
+        let sampled = req.temperature.is_some_and(|t| t > 0.0) && !req.force_cache;
+        (self.inner.cacheable() && !sampled).then(|| self.key(req))
+    }
+
+    /// A hit answers from the cache (handed over word by word when streaming); a miss calls
+    /// the model and stores its full answer once it is complete.
+    fn serve(&self, req: &ChatRequest, on_delta: Option<OnDelta<'_>>) -> AppResult<ChatResponse> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let Some(key) = self.key_for(req) else { return self.call(req, on_delta) };
+        let now = crate::clock::now();
+        if let Some(hit) = self.lookup(&key, &now)? {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            metrics::cache(true);
+            if let Some(f) = on_delta {
+                stream_words(&hit.text, f)?;
+            }
+            return Ok(hit);
+        }
+        metrics::cache(false);
+        let r = self.call(req, on_delta)?;
+        // A failed cache write must not fail a completion that succeeded.
+        if let Err(e) = self.store(&key, &r, &now) {
+            tracing::warn!(error = %e, "llm cache write failed");
+        }
+        Ok(r)
+    }
+
+    fn call(&self, req: &ChatRequest, on_delta: Option<OnDelta<'_>>) -> AppResult<ChatResponse> {
+        match on_delta {
+            Some(f) => self.inner.complete_stream(req, f),
+            None => self.inner.complete(req),
+        }
+    }
 }
 
 impl LlmProvider for Cached {
@@ -83,21 +121,10 @@ impl LlmProvider for Cached {
     }
 
     fn complete(&self, req: &ChatRequest) -> AppResult<ChatResponse> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        let sampled = req.temperature.is_some_and(|t| t > 0.0) && !req.force_cache;
-        if !self.inner.cacheable() || sampled {
-            return self.inner.complete(req);
-        }
-        let (key, now) = (self.key(req), crate::clock::now());
-        if let Some(hit) = self.lookup(&key, &now)? {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(hit);
-        }
-        let r = self.inner.complete(req)?;
-        // A failed cache write must not fail a completion that succeeded.
-        if let Err(e) = self.store(&key, &r, &now) {
-            tracing::warn!(error = %e, "llm cache write failed");
-        }
-        Ok(r)
+        self.serve(req, None)
+    }
+
+    fn complete_stream(&self, req: &ChatRequest, on_delta: OnDelta<'_>) -> AppResult<ChatResponse> {
+        self.serve(req, Some(on_delta))
     }
 }

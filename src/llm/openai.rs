@@ -1,14 +1,20 @@
 //! The `openai` provider: any OpenAI-compatible `/chat/completions` endpoint.
 //!
-//! Blocking (it runs on the engine's blocking thread), with a per-request timeout and
-//! bounded retries with exponential backoff on 429, 5xx and transport errors. Whatever is
-//! left after the retries is 503 `llm_service_error`, retryable; the key never reaches logs.
+//! Blocking (it runs on the engine's blocking thread), with a timeout on each network wait
+//! (connecting, the response head, each read) and bounded retries with exponential backoff
+//! on 429, 5xx and transport errors. Whatever is left after the retries is 503
+//! `llm_service_error`, retryable; the key never reaches logs. Streaming (`stream: true`,
+//! see [`stream`]) retries only until the first piece of text has been handed on.
+
+mod stream;
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::chat::{approx_tokens, llm_error, ChatRequest, ChatResponse, LlmProvider};
+use reqwest::blocking::Response;
+
+use super::chat::{approx_tokens, llm_error, ChatRequest, ChatResponse, LlmProvider, OnDelta};
 use crate::config::LlmConfig;
 use crate::error::AppResult;
 
@@ -23,9 +29,12 @@ pub struct OpenAi {
 impl OpenAi {
     /// Builds the client from config; the key is read from the variable `api_key_env` names.
     pub fn from_config(cfg: &LlmConfig) -> AppResult<OpenAi> {
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_millis(cfg.timeout_ms))
-            .build()
+        let timeout = Duration::from_millis(cfg.timeout_ms);
+        // The blocking client starts a runtime of its own, which tokio refuses to do inside an
+        // async context (the server builds its providers there): build it on a plain thread.
+        let client = std::thread::spawn(move || reqwest::blocking::Client::builder().timeout(timeout).build())
+            .join()
+            .map_err(|_| llm_error("cannot build the HTTP client"))?
             .map_err(|e| llm_error("cannot build the HTTP client").with_internal(e))?;
         Ok(OpenAi {
             client,
@@ -41,7 +50,7 @@ impl OpenAi {
         })
     }
 
-    fn body(&self, req: &ChatRequest) -> Value {
+    fn body(&self, req: &ChatRequest, stream: bool) -> Value {
         let mut b = json!({"model": self.model, "messages": req.messages});
         if let Some(t) = req.temperature {
             b["temperature"] = json!(t);
@@ -49,11 +58,16 @@ impl OpenAi {
         if let Some(m) = req.max_tokens {
             b["max_tokens"] = json!(m);
         }
+        if stream {
+            b["stream"] = json!(true);
+            b["stream_options"] = json!({"include_usage": true});
+        }
         b
     }
 
-    /// One attempt: Ok(Some) on success, Ok(None) when a retry may help, Err when it won't.
-    fn attempt(&self, body: &Value) -> AppResult<Option<ChatResponse>> {
+    /// Sends one request: Ok(Some) with a 2xx response, Ok(None) when a retry may help (a
+    /// transport error, 429, 5xx), Err when it won't (another 4xx).
+    fn send(&self, body: &Value) -> AppResult<Option<Response>> {
         let mut rb = self.client.post(format!("{}/chat/completions", self.base_url)).json(body);
         if let Some(k) = &self.api_key {
             rb = rb.bearer_auth(k);
@@ -73,9 +87,29 @@ impl OpenAi {
         if status >= 400 {
             return Err(llm_error(format!("the model service refused the request ({status})")));
         }
+        Ok(Some(resp))
+    }
+
+    /// One attempt: Ok(Some) on success, Ok(None) when a retry may help, Err when it won't.
+    fn attempt(&self, body: &Value) -> AppResult<Option<ChatResponse>> {
+        let Some(resp) = self.send(body)? else { return Ok(None) };
         let v: Value =
             resp.json().map_err(|e| llm_error("the model service answered something unreadable").with_internal(e))?;
         Ok(Some(self.parse(&v)))
+    }
+
+    /// Runs `attempt` until it answers, fails for good, or the retries are spent.
+    fn retrying(&self, mut attempt: impl FnMut() -> AppResult<Option<ChatResponse>>) -> AppResult<ChatResponse> {
+        for n in 0..=self.max_retries {
+            if n > 0 {
+                super::metrics::retry(self.name());
+                std::thread::sleep(Duration::from_millis(200 * (1 << (n - 1).min(5))));
+            }
+            if let Some(r) = attempt()? {
+                return Ok(r);
+            }
+        }
+        Err(llm_error(format!("the model service failed after {} attempts", self.max_retries + 1)))
     }
 
     fn parse(&self, v: &Value) -> ChatResponse {
@@ -101,15 +135,12 @@ impl LlmProvider for OpenAi {
     }
 
     fn complete(&self, req: &ChatRequest) -> AppResult<ChatResponse> {
-        let body = self.body(req);
-        for n in 0..=self.max_retries {
-            if n > 0 {
-                std::thread::sleep(Duration::from_millis(200 * (1 << (n - 1).min(5))));
-            }
-            if let Some(r) = self.attempt(&body)? {
-                return Ok(r);
-            }
-        }
-        Err(llm_error(format!("the model service failed after {} attempts", self.max_retries + 1)))
+        let body = self.body(req, false);
+        self.retrying(|| self.attempt(&body))
+    }
+
+    fn complete_stream(&self, req: &ChatRequest, on_delta: OnDelta<'_>) -> AppResult<ChatResponse> {
+        let body = self.body(req, true);
+        self.retrying(|| self.attempt_stream(&body, &mut *on_delta))
     }
 }

@@ -1,4 +1,7 @@
-//! The openai provider against a local mock server (no network), and the completion cache.
+//! The openai provider against a local mock server (no network), and the completion cache;
+//! streaming in [`stream`].
+
+mod stream;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -41,6 +44,22 @@ fn mock(fail: usize, status: u16) -> (String, Arc<AtomicUsize>) {
         });
     });
     (format!("http://127.0.0.1:{}/v1", rx.recv().unwrap()), calls)
+}
+
+/// A migrated `llm_cache.sqlite` in `dir`.
+fn cache_pool(dir: &std::path::Path) -> crate::storage::DbPool {
+    let path = dir.join("llm_cache.sqlite");
+    let pragmas = crate::storage::connection::Pragmas::from_config(&crate::config::StorageConfig::default());
+    drop(
+        crate::storage::connection::open(
+            &path,
+            crate::storage::migrate::FileKind::Cache,
+            &pragmas,
+            crate::storage::connection::Mode::Create,
+        )
+        .unwrap(),
+    );
+    r2d2::Pool::builder().max_size(2).build(r2d2_sqlite::SqliteConnectionManager::file(&path)).unwrap()
 }
 
 fn cfg(base: &str, retries: u32) -> LlmConfig {
@@ -93,18 +112,7 @@ fn exhausted_retries_are_503_llm_service_error() {
 fn the_cache_counts_hits_and_respects_temperature() {
     let (base, calls) = mock(0, 200);
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("llm_cache.sqlite");
-    let pragmas = crate::storage::connection::Pragmas::from_config(&crate::config::StorageConfig::default());
-    drop(
-        crate::storage::connection::open(
-            &path,
-            crate::storage::migrate::FileKind::Cache,
-            &pragmas,
-            crate::storage::connection::Mode::Create,
-        )
-        .unwrap(),
-    );
-    let pool = r2d2::Pool::builder().max_size(2).build(r2d2_sqlite::SqliteConnectionManager::file(&path)).unwrap();
+    let pool = cache_pool(dir.path());
     let cached = Cached::new(Arc::new(OpenAi::from_config(&cfg(&base, 0)).unwrap()), pool, 60);
     let a = cached.complete(&req("same", None)).unwrap();
     let b = cached.complete(&req("same", None)).unwrap();

@@ -2,6 +2,10 @@
 //! out for a message, kept in the session shard so a turn touches one file. Status moves
 //! pending → running → completed | failed (pending may also finish directly), each step
 //! stamped.
+//!
+//! A chat turn writes one run per script action it performed (and one of type `chat` for a
+//! free reply) in its own transaction, already finished: `turn_id`, `action_id` and
+//! `action_type` say which; the stamps say when it started and ended.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
@@ -11,6 +15,7 @@ use uuid::Uuid;
 use super::service::shard_err;
 use crate::error::{AppError, AppResult};
 use crate::paging;
+use crate::script::runtime::runs::RunRecord;
 use crate::storage::{ShardKind, Storage};
 
 const S: ShardKind = ShardKind::Session;
@@ -29,6 +34,11 @@ pub struct ActionRun {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The chat turn (`turns.id`) that ran it; None for runs created over the API.
+    pub turn_id: Option<i64>,
+    pub action_id: Option<String>,
+    /// `ai_say`, `ai_ask`, `ai_think`, `use_skill`, or `chat` for a free reply.
+    pub action_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -48,8 +58,8 @@ pub struct RunUpdate {
     pub structured: Option<Value>,
 }
 
-const COLS: &str =
-    "id, user_message, mode, status, context, history, structured, result, errors, created_at, started_at, finished_at";
+const COLS: &str = "id, user_message, mode, status, context, history, structured, result, errors, created_at, \
+                    started_at, finished_at, turn_id, action_id, action_type";
 
 fn run_of(r: &Row) -> rusqlite::Result<ActionRun> {
     let j = |i: usize| -> rusqlite::Result<Option<Value>> {
@@ -68,6 +78,9 @@ fn run_of(r: &Row) -> rusqlite::Result<ActionRun> {
         created_at: r.get(9)?,
         started_at: r.get(10)?,
         finished_at: r.get(11)?,
+        turn_id: r.get(12)?,
+        action_id: r.get(13)?,
+        action_type: r.get(14)?,
     })
 }
 
@@ -80,6 +93,36 @@ fn get_tx(c: &Connection, id: &str) -> AppResult<ActionRun> {
 /// Whether `from → to` is allowed.
 pub fn legal(from: &str, to: &str) -> bool {
     matches!((from, to), ("pending", "running") | ("pending" | "running", "completed" | "failed"))
+}
+
+/// The runs of chat turn `turn_id`, inside the turn's transaction. `user_message` is cut to
+/// 1,024 characters.
+pub fn insert_for_turn(c: &Connection, turn_id: i64, user_message: &str, runs: &[RunRecord]) -> AppResult<()> {
+    let user: String = user_message.chars().take(1024).collect();
+    let mut stmt = c.prepare_cached(
+        "INSERT INTO action_runs(id, user_message, mode, status, context, result, errors, created_at, started_at,
+                                 finished_at, turn_id, action_id, action_type)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)",
+    )?;
+    let j = |v: &Option<Value>| v.as_ref().map(Value::to_string);
+    for r in runs {
+        let mode = if r.action_type == "chat" { "chat" } else { "script" };
+        stmt.execute(params![
+            r.id,
+            user,
+            mode,
+            r.status,
+            r.context.to_string(),
+            j(&r.result),
+            j(&r.error),
+            r.started_at,
+            r.finished_at,
+            turn_id,
+            r.action_id,
+            r.action_type
+        ])?;
+    }
+    Ok(())
 }
 
 pub async fn create(st: &Storage, sid: Uuid, n: NewRun) -> AppResult<ActionRun> {

@@ -1,28 +1,39 @@
 //! Chat turns: the user's message in, the script engine (or free chat) run, and the whole
 //! turn written in one transaction on the session shard — the user message, exactly one
-//! assistant message, the variable history, the state and the `turns` row.
+//! assistant message, the variable history, the state, the `turns` row and the action runs.
 //!
-//! The model runs outside the transaction (it may take seconds); the write then checks that
-//! the state it started from is still current, so two concurrent turns on one session never
-//! interleave (the loser gets 409 `conflict`, retryable).
+//! The model runs outside the transaction (it may take seconds), on a blocking thread; the
+//! write then checks that the state it started from is still current. Turns of one session
+//! run one at a time ([`gate`]). A turn whose model fails is recorded as failed: the user
+//! message, a failed `turns` row and its runs, the state untouched.
+//!
+//! [`start_turn`] streams: spoken text goes through a channel to the HTTP layer as the model
+//! produces it, and the turn is stored when the model has finished, before the channel says
+//! [`TurnEvent::Done`]. If nobody reads the channel any more, the next piece of text stops
+//! the model and the turn is recorded as failed.
+
+mod gate;
+mod load;
+mod think;
+mod write;
 
 use std::sync::Arc;
 
-use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
-use super::messages::plain_text;
 use super::model::{Message, NewMessage};
-use super::{store, summary::Summaries};
+use super::summary::Summaries;
 use crate::error::{AppError, AppResult};
-use crate::llm::chat::{ChatMessage, ChatRequest, LlmProvider, Purpose};
-use crate::script::runtime::engine::{self, Ctx, EngineState, Output};
-use crate::script::runtime::llm_model::LlmModel;
-use crate::script::runtime::model::{self as script_model, Script};
-use crate::script::runtime::{turn, vars::VarStore};
+use crate::llm::chat::{client_gone, LlmProvider};
+use crate::script::runtime::llm_model::{Sink, Spoken};
+use crate::script::runtime::runs::RunRecord;
 use crate::script::Limits;
-use crate::storage::{ShardKind, Storage};
+use crate::storage::{ShardKind, ShardManager};
+use load::{last_turn, load, LastTurn, Loaded};
+use think::{think, Failure, Thought};
+use write::Plan;
 
 const S: ShardKind = ShardKind::Session;
 
@@ -39,290 +50,156 @@ pub struct TurnResult {
     pub debug: Option<Value>,
 }
 
-/// Everything a turn reads before the model runs.
-struct Loaded {
-    snapshot: Option<Value>,
-    /// `metadata.script` of the session: which session file of a pinned version to run.
-    script_name: Option<String>,
-    /// For the search entries of the turn.
-    owner: (Option<String>, Option<String>),
-    variable_store: Value,
-    position: Value,
-    updated_at: String,
-    history: Vec<ChatMessage>,
+/// What a streaming turn reports, in order: text parts (one per action that speaks), then
+/// `Done` once the turn is stored, or `Failed`.
+#[derive(Debug)]
+pub enum TurnEvent {
+    TextStart { action_id: String },
+    TextDelta(String),
+    TextEnd,
+    Done(Box<TurnResult>),
+    Failed(AppError),
 }
 
-fn load(c: &Connection) -> AppResult<Loaded> {
-    let snap: Option<String> =
-        c.query_row("SELECT value FROM meta WHERE key = 'version_snapshot'", [], |r| r.get(0)).optional()?;
-    let meta: Option<String> =
-        c.query_row("SELECT value FROM meta WHERE key = 'metadata'", [], |r| r.get(0)).optional()?;
-    let script_name = meta
-        .and_then(|m| serde_json::from_str::<Value>(&m).ok())
-        .and_then(|m| m["script"].as_str().map(str::to_string));
-    let m = store::read_meta(c)?;
-    let owner = (m.user_id, m.project_id);
-    let (position, store_json, updated_at): (String, String, String) =
-        c.query_row("SELECT position, variable_store, updated_at FROM state WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-    let mut stmt = c.prepare_cached("SELECT role, content FROM messages ORDER BY seq DESC LIMIT 20")?;
-    let mut history: Vec<ChatMessage> = stmt
-        .query_map([], |r| Ok(ChatMessage::new(&r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-        .collect::<Result<_, _>>()?;
-    history.reverse();
-    let parse = |s: &str| serde_json::from_str(s).unwrap_or(Value::Null);
-    Ok(Loaded {
-        snapshot: snap.as_deref().map(parse),
-        script_name,
-        owner,
-        variable_store: parse(&store_json),
-        position: parse(&position),
-        updated_at,
-        history,
-    })
-}
-
-/// The session script, its techniques and the project's global variables, from the pinned
-/// snapshot. None: no script (free chat).
-struct Program {
-    script: Script,
-    techniques: Vec<Script>,
-    globals: serde_json::Map<String, Value>,
-}
-
-/// `wanted` names the session file to run (`metadata.script`); by default the first.
-fn program(snapshot: &Value, wanted: Option<&str>, limits: &Limits) -> AppResult<Option<Program>> {
-    let text = |v: &Value, k: &str| v[k].as_str().unwrap_or("").to_string();
-    let mut files: Vec<(String, String, String)> = match snapshot["kind"].as_str() {
-        Some("script_file") => {
-            vec![(text(snapshot, "file_type"), text(snapshot, "file_name"), text(snapshot, "yaml_content"))]
-        }
-        Some("version") => snapshot["files"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|f| (text(f, "file_type"), text(f, "file_name"), text(f, "yaml_content")))
-            .collect(),
-        _ => return Ok(None),
-    };
-    if let Some(w) = wanted {
-        // The named file first, so that it is the session script that runs.
-        files.sort_by_key(|f| f.1 != w);
-    }
-    let (mut script, mut techniques, mut globals) = (None, Vec::new(), serde_json::Map::new());
-    for (kind, _, yaml) in &files {
-        if kind == "global" {
-            globals.extend(global_variables(yaml, limits));
-            continue;
-        }
-        match script_model::parse_cached(yaml, limits).map(|s| (*s).clone()) {
-            Ok(s) if s.technique => techniques.push(s),
-            Ok(s) if script.is_none() => script = Some(s),
-            Ok(_) => {}
-            Err(e) if kind == "session" => return Err(e),
-            Err(_) => {}
-        }
-    }
-    Ok(script.map(|script| Program { script, techniques, globals }))
-}
-
-/// `variables: [{name, value}]` of a project's global.yaml (entries without both skipped).
-fn global_variables(yaml: &str, limits: &Limits) -> serde_json::Map<String, Value> {
-    let doc = crate::script::parse_yaml(yaml, limits).unwrap_or(Value::Null);
-    doc["variables"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| Some((v["name"].as_str()?.to_string(), v.get("value").filter(|x| !x.is_null())?.clone())))
-        .collect()
-}
-
-/// Runs the model side of a turn (blocking: the engine and the provider block).
-fn think(loaded: &Loaded, user_text: &str, provider: Arc<dyn LlmProvider>, limits: &Limits) -> AppResult<Thought> {
-    let model = LlmModel::new(provider.clone());
-    let prog = match &loaded.snapshot {
-        Some(s) => program(s, loaded.script_name.as_deref(), limits)?,
-        None => None,
-    };
-    let engine_state: Option<EngineState> = serde_json::from_value(loaded.position["engine"].clone()).ok();
-    let Some(prog) = prog.filter(|_| !engine_state.as_ref().is_some_and(|e| e.completed)) else {
-        return free_chat(loaded, user_text, provider);
-    };
-    let techniques = prog.techniques.clone();
-    let skills = move |n: &str| techniques.iter().find(|t| t.id == n).cloned();
-    let ctx = Ctx { script: &prog.script, skills: &skills, model: &model };
-    let (st, mut out) = match engine_state {
-        Some(st) => engine::input(&ctx, st, user_text)?,
-        // The first turn starts the script: its opening message (often a greeting) is
-        // answered by the script's first actions, up to the first that needs input.
-        None => {
-            let mut vars: VarStore = serde_json::from_value(loaded.variable_store.clone()).unwrap_or_default();
-            vars.global.extend(prog.globals.clone());
-            engine::start(&ctx, vars)?
-        }
-    };
-    if out.iter().all(|o| !matches!(o, Output::Say { .. })) && st.completed {
-        // The script ended without a word for this turn: answer freely rather than say nothing.
-        let free = free_chat(loaded, user_text, provider)?;
-        out.extend(free.sets);
-    }
-    let mut position = turn::position(&prog.script, &st);
-    position["engine"] = serde_json::to_value(&st).map_err(AppError::internal)?;
-    let calls = serde_json::to_value(&*model.calls.lock()).unwrap_or_default();
-    Ok(Thought {
-        parts: turn::assistant_parts(&out),
-        text: turn::assistant_text(&out),
-        sets: out,
-        vars: serde_json::to_value(&st.vars).map_err(AppError::internal)?,
-        position,
-        execution_status: turn::execution_status(&st).into(),
-        calls,
-    })
-}
-
-struct Thought {
-    parts: Vec<Value>,
-    text: String,
-    sets: Vec<Output>,
-    vars: Value,
-    position: Value,
-    execution_status: String,
-    calls: Value,
-}
-
-fn free_chat(loaded: &Loaded, user_text: &str, provider: Arc<dyn LlmProvider>) -> AppResult<Thought> {
-    let mut messages = vec![ChatMessage::new("system", "You are a helpful assistant.")];
-    messages.extend(loaded.history.iter().filter(|m| m.role == "user" || m.role == "assistant").cloned());
-    messages.push(ChatMessage::new("user", user_text));
-    let req = ChatRequest { purpose: Purpose::Chat, messages, temperature: None, max_tokens: None, force_cache: false };
-    let r = provider.complete(&req)?;
-    let out = vec![Output::Say { action_id: "chat".into(), text: r.text.clone() }];
-    let mut position = loaded.position.clone();
-    if position.is_null() {
-        position = json!({});
-    }
-    let calls = json!([{"request": req, "model": r.model, "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens, "cached": r.cached}]);
-    Ok(Thought {
-        parts: turn::assistant_parts(&out),
-        text: r.text,
-        sets: out,
-        vars: loaded.variable_store.clone(),
-        position,
-        execution_status: "waiting_input".into(),
-        calls,
-    })
-}
-
-fn new_message(id: String, role: &str, parts: Vec<Value>, metadata: Option<Value>, now: &str) -> Message {
-    let content = plain_text(&parts);
-    Message {
-        id,
-        seq: 0,
-        role: role.into(),
-        parts,
-        metadata,
-        attachments: None,
-        content,
-        created_at: now.into(),
-        updated_at: now.into(),
-    }
-}
-
-/// The turn's one transaction. `replace` names the assistant message a regeneration
-/// replaces (the user message is then already stored).
-fn write_turn(
-    c: &Connection,
-    expect: &str,
-    user: &Message,
-    replace: Option<&str>,
-    th: &Thought,
-    before: &Value,
-) -> AppResult<(Message, Message, Option<String>)> {
-    let current: String = c.query_row("SELECT updated_at FROM state WHERE id = 1", [], |r| r.get(0))?;
-    if current != expect {
-        return Err(AppError::conflict("another turn of this session finished first; retry").retryable());
-    }
-    let now = crate::clock::now();
-    let mut title = None;
-    let mut u = user.clone();
-    if replace.is_none() {
-        if store::get_message(c, &u.id)?.is_some() {
-            return Err(AppError::conflict(format!("a message with id {:?} already exists in this session", u.id)));
-        }
-        u.seq = store::insert_message(c, &u)?;
-        if !u.content.trim().is_empty() {
-            title = store::set_auto_title(c, &u.content)?;
-        }
-    } else if let Some(old) = replace {
-        c.execute("DELETE FROM messages WHERE id = ?1", [old])?;
-    }
-    let mut a = new_message(Uuid::now_v7().to_string(), "assistant", th.parts.clone(), None, &now);
-    a.seq = store::insert_message(c, &a)?;
-    for o in &th.sets {
-        if let Output::Set { name, value, scope, source, .. } = o {
-            c.prepare_cached("INSERT INTO variable_history(message_seq, name, value, scope, value_type, source, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
-                .execute(params![u.seq, name, value.to_string(), serde_json::to_value(scope).ok().and_then(|v| v.as_str().map(str::to_string)), value_type(value), source, now])?;
-        }
-    }
-    c.prepare_cached(
-        "UPDATE state SET execution_status = ?1, position = ?2, variable_store = ?3, updated_at = ?4 WHERE id = 1",
-    )?
-    .execute(params![th.execution_status, th.position.to_string(), th.vars.to_string(), now])?;
-    c.prepare_cached("INSERT INTO turns(user_message_id, assistant_message_id, state_before, status, created_at, finished_at) VALUES (?1, ?2, ?3, 'completed', ?4, ?4)")?
-        .execute(params![u.id, a.id, before.to_string(), now])?;
-    Ok((u, a, title))
-}
-
-fn value_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Shared services a turn needs besides storage.
-pub struct TurnEnv<'a> {
-    pub st: &'a Storage,
-    pub sums: &'a Summaries,
-    pub search: &'a crate::search::SearchFeed,
+/// Shared services a turn needs besides its input; cheap to clone.
+#[derive(Clone)]
+pub struct TurnEnv {
+    pub shards: ShardManager,
+    pub sums: Summaries,
+    pub search: Arc<crate::search::SearchFeed>,
     pub provider: Arc<dyn LlmProvider>,
     pub limits: Limits,
 }
 
-/// One chat turn: `user` is a validated user message. `regenerate` re-runs the last turn
-/// from its `state_before` and replaces that turn's assistant message instead.
-pub async fn run_turn(env: &TurnEnv<'_>, sid: Uuid, user: Option<NewMessage>, debug: bool) -> AppResult<TurnResult> {
-    let loaded_last =
-        env.st.shards.read(S, sid, |c| Ok((load(c)?, last_turn(c)?))).await.map_err(super::service::shard_err)?;
-    let (mut loaded, last) = loaded_last;
-    let now = crate::clock::now();
-    let (user_msg, replace) = match (user, last) {
-        (Some(u), _) => (new_message(u.id, "user", u.parts, u.metadata, &now), None),
-        (None, Some((um, am, before))) => {
-            loaded.position = before["position"].clone();
-            loaded.variable_store = before["variable_store"].clone();
-            (um, Some(am))
+/// A turn ready to run, holding its session's slot.
+struct Prepared {
+    sid: Uuid,
+    loaded: Loaded,
+    plan: Arc<Plan>,
+    debug: bool,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// One chat turn: `user` is a validated user message. `None` regenerates: the last turn is
+/// re-run from its `state_before` and replaces its assistant message.
+pub async fn run_turn(env: &TurnEnv, sid: Uuid, user: Option<NewMessage>, debug: bool) -> AppResult<TurnResult> {
+    let p = prepare(env, sid, user, debug).await?;
+    execute(env, p, None).await
+}
+
+/// [`run_turn`], streaming. Errors before the model runs are returned; after that
+/// everything arrives on the receiver, which ends with `Done` or `Failed`. Answers the
+/// assistant message id the turn will store.
+pub async fn start_turn(
+    env: &TurnEnv,
+    sid: Uuid,
+    user: Option<NewMessage>,
+) -> AppResult<(String, UnboundedReceiver<TurnEvent>)> {
+    let p = prepare(env, sid, user, false).await?;
+    let id = p.plan.assistant_id.clone();
+    let (tx, rx) = unbounded_channel();
+    let (env, sink) = (env.clone(), sink(tx.clone()));
+    // Its own task: the turn is stored (or recorded as failed) even if the client goes away.
+    tokio::spawn(async move {
+        let last = match execute(&env, p, Some(sink)).await {
+            Ok(t) => TurnEvent::Done(Box::new(t)),
+            Err(e) => TurnEvent::Failed(e),
+        };
+        let _ = tx.send(last);
+    });
+    Ok((id, rx))
+}
+
+/// Forwards spoken text to the channel; fails once the receiver is gone.
+fn sink(tx: UnboundedSender<TurnEvent>) -> Sink {
+    Box::new(move |s| {
+        let ev = match s {
+            Spoken::Start { action_id } => TurnEvent::TextStart { action_id: action_id.into() },
+            Spoken::Delta(d) => TurnEvent::TextDelta(d.into()),
+            Spoken::End => TurnEvent::TextEnd,
+        };
+        tx.send(ev).map_err(|_| client_gone())
+    })
+}
+
+async fn prepare(env: &TurnEnv, sid: Uuid, user: Option<NewMessage>, debug: bool) -> AppResult<Prepared> {
+    let slot = gate::acquire(sid).await?;
+    let wanted = user.as_ref().map(|u| u.id.clone());
+    let (mut loaded, last, taken) = env
+        .shards
+        .read(S, sid, move |c| {
+            let taken = match &wanted {
+                Some(id) => super::store::get_message(c, id)?.is_some(),
+                None => false,
+            };
+            Ok((load(c)?, last_turn(c)?, taken))
+        })
+        .await
+        .map_err(super::service::shard_err)?;
+    let started_at = crate::clock::now();
+    let (user, user_is_new, replace) = match (user, last) {
+        // A client retrying the message of a failed turn re-runs that turn.
+        (Some(u), Some(t)) if t.failed && t.user.id == u.id => rerun(&mut loaded, t),
+        (Some(u), _) if taken => {
+            return Err(AppError::conflict(format!("a message with id {:?} already exists in this session", u.id)))
         }
+        (Some(u), _) => (write::new_message(u.id, "user", u.parts, u.metadata, &started_at), true, None),
+        (None, Some(t)) => rerun(&mut loaded, t),
         (None, None) => return Err(AppError::bad_request("there is no turn to regenerate yet")),
     };
+    // The model sees the history without the turn it answers.
+    loaded.history.retain(|(id, _)| *id != user.id && Some(id) != replace.as_ref());
     let before = json!({"position": loaded.position, "variable_store": loaded.variable_store});
-    let (provider, limits, text) = (env.provider.clone(), env.limits.clone(), user_msg.content.clone());
+    let assistant_id = Uuid::now_v7().to_string();
     let expect = loaded.updated_at.clone();
-    let th = tokio::task::spawn_blocking(move || think(&loaded, &text, provider, &limits).map(|t| (t, loaded)))
+    let plan = Arc::new(Plan { expect, user, user_is_new, replace, assistant_id, before, started_at });
+    Ok(Prepared { sid, loaded, plan, debug, _slot: slot })
+}
+
+/// Re-runs `t` from the state before it, with its stored user message.
+fn rerun(loaded: &mut Loaded, t: LastTurn) -> (Message, bool, Option<String>) {
+    loaded.position = t.before["position"].clone();
+    loaded.variable_store = t.before["variable_store"].clone();
+    (t.user, false, t.assistant)
+}
+
+async fn execute(env: &TurnEnv, p: Prepared, sink: Option<Sink>) -> AppResult<TurnResult> {
+    let (provider, limits, text) = (env.provider.clone(), env.limits.clone(), p.plan.user.content.clone());
+    let Prepared { sid, loaded, plan, debug, _slot } = p;
+    let owner = loaded.owner.clone();
+    let outcome = tokio::task::spawn_blocking(move || think(&loaded, &text, provider, &limits, sink))
         .await
-        .map_err(AppError::internal)??;
-    let (th, loaded) = th;
+        .map_err(AppError::internal)?;
+    match outcome {
+        Ok(th) => {
+            let runs = th.runs.clone();
+            let r = commit(env, sid, &owner, plan.clone(), th, debug).await;
+            if let Err(e) = &r {
+                record_failure(env, sid, &owner, plan, e, runs).await;
+            }
+            r
+        }
+        Err(Failure::Refused(e)) => Err(e),
+        Err(Failure::Failed { error, runs }) => {
+            record_failure(env, sid, &owner, plan, &error, runs).await;
+            Err(error)
+        }
+    }
+}
+
+async fn commit(
+    env: &TurnEnv,
+    sid: Uuid,
+    owner: &Owner,
+    plan: Arc<Plan>,
+    th: Thought,
+    debug: bool,
+) -> AppResult<TurnResult> {
     let th = Arc::new(th);
-    let (t2, u2) = (th.clone(), user_msg.clone());
-    let (u, a, title) =
-        env.st.shards.write(S, sid, move |c| write_turn(c, &expect, &u2, replace.as_deref(), &t2, &before)).await?;
+    let t2 = th.clone();
+    let (u, a, title) = env.shards.write(S, sid, move |c| write::turn(c, &plan, &t2)).await?;
     env.sums.record(sid, a.seq, &a.created_at, title);
-    index(env, sid, &loaded.owner, &u, &a);
+    index(env, sid, owner, &[&u, &a]);
     Ok(TurnResult {
         user_message: u,
         assistant_message: a,
@@ -334,9 +211,31 @@ pub async fn run_turn(env: &TurnEnv<'_>, sid: Uuid, user: Option<NewMessage>, de
     })
 }
 
-/// The search entries of a committed turn.
-fn index(env: &TurnEnv<'_>, sid: Uuid, owner: &(Option<String>, Option<String>), u: &Message, a: &Message) {
-    for m in [u, a] {
+/// Stores a failed turn. A failure to do so is logged: the client gets the turn's error.
+async fn record_failure(
+    env: &TurnEnv,
+    sid: Uuid,
+    owner: &Owner,
+    plan: Arc<Plan>,
+    error: &AppError,
+    runs: Vec<RunRecord>,
+) {
+    let e = json!({"code": error.code, "message": error.message});
+    match env.shards.write(S, sid, move |c| write::failed(c, &plan, &e, &runs)).await {
+        Ok((Some(u), title)) => {
+            env.sums.record(sid, u.seq, &u.created_at, title);
+            index(env, sid, owner, &[&u]);
+        }
+        Ok((None, _)) => {}
+        Err(w) => tracing::warn!(session = %sid, error = %w, "could not record a failed turn"),
+    }
+}
+
+type Owner = (Option<String>, Option<String>);
+
+/// The search entries of stored messages.
+fn index(env: &TurnEnv, sid: Uuid, owner: &Owner, messages: &[&Message]) {
+    for m in messages {
         env.search.enqueue(crate::search::Entry {
             session_id: sid.to_string(),
             user_id: owner.0.clone(),
@@ -354,14 +253,4 @@ fn strip_engine(p: &Value) -> Value {
         o.remove("engine");
     }
     p
-}
-
-/// The last turn: its user message, its assistant message id and the state before it.
-fn last_turn(c: &Connection) -> AppResult<Option<(Message, String, Value)>> {
-    let row: Option<(String, String, String)> = c
-        .query_row("SELECT user_message_id, assistant_message_id, state_before FROM turns WHERE status = 'completed' ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    let Some((uid, aid, before)) = row else { return Ok(None) };
-    let Some(user) = store::get_message(c, &uid)? else { return Ok(None) };
-    Ok(Some((user, aid, serde_json::from_str(&before).unwrap_or(Value::Null))))
 }

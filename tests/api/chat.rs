@@ -9,7 +9,7 @@ use crate::projects::{create_project, post};
 const HELLO: &str =
     include_str!("../../../shared/fixtures/heartrule/project-templates/scripts/examples/hello-world.yaml");
 
-async fn scripted_session(app: &TestApp) -> String {
+pub async fn scripted_session(app: &TestApp) -> String {
     let pid = create_project(app, "chat").await["id"].as_str().unwrap().to_string();
     let (s, f) = post(
         app,
@@ -219,7 +219,7 @@ async fn converse(app: &TestApp, session_body: Value, turns: &[&str]) -> (Vec<St
     (transcript, last)
 }
 
-async fn demo(app: &TestApp) -> Value {
+pub async fn demo(app: &TestApp) -> Value {
     let limits = planbase::script::Limits::default();
     let p = planbase::project::demo::seed(&app.state.storage, limits).await.unwrap();
     json!({"project_id": p.id, "version_id": p.current_version_id})
@@ -311,8 +311,8 @@ async fn action_runs_and_state() {
     assert_eq!(app.get(&format!("/api/v1/sessions/{}/state", uuid::Uuid::now_v7())).await.0, 404);
 }
 
-/// A client that goes away after the first bytes leaves the whole turn (it is stored before
-/// the stream starts), and the next turn works.
+/// A client that goes away after the first bytes leaves the whole turn or the user message
+/// with a failed turn (never a partial answer), and the next turn works at once.
 #[tokio::test]
 async fn a_disconnect_mid_stream_leaves_a_whole_turn() {
     let app = TestApp::spawn().await;
@@ -328,9 +328,13 @@ async fn a_disconnect_mid_stream_leaves_a_whole_turn() {
     let first = r.chunk().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&first).starts_with("data: "));
     drop(r);
-    let (_, page) = app.get(&format!("/api/v1/sessions/{sid}/messages")).await;
-    let roles: Vec<&str> = page["items"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
-    assert_eq!(roles, ["user", "assistant"]);
     let (s, _) = post(&app, &format!("/api/v1/sessions/{sid}/chat"), json!({"content": "next"})).await;
     assert_eq!(s, 200);
+    let (_, page) = app.get(&format!("/api/v1/sessions/{sid}/messages")).await;
+    let roles: Vec<&str> = page["items"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    let (_, runs) = app.get(&format!("/api/v1/sessions/{sid}/action-runs")).await;
+    match runs["items"][0]["status"].as_str() {
+        Some("completed") => assert_eq!(roles, ["user", "assistant", "user", "assistant"]),
+        _ => assert_eq!(roles, ["user", "user", "assistant"], "{runs}"),
+    }
 }

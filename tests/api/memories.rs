@@ -320,7 +320,9 @@ async fn a_version_1_session_shard_is_upgraded_and_backfilled() {
         let c = rusqlite::Connection::open(path).unwrap();
         c.execute_batch(
             "DROP TRIGGER memories_fts_ai; DROP TRIGGER memories_fts_ad; DROP TRIGGER memories_fts_au;
-             DROP TABLE memories_fts; PRAGMA user_version = 1;
+             DROP TABLE memories_fts;
+             ALTER TABLE action_runs DROP COLUMN turn_id; ALTER TABLE action_runs DROP COLUMN action_id;
+             ALTER TABLE action_runs DROP COLUMN action_type; PRAGMA user_version = 1;
              INSERT INTO memories (id, content, memory_type, created_at)
              VALUES ('0190f0f0-0000-7000-8000-000000000001', 'legacy zebra memory', 'note', '2026-01-01T00:00:00.000Z');",
         )

@@ -45,3 +45,39 @@ async fn metrics_parse_and_count_by_route_template() {
     });
     assert!(hist.is_some(), "latency histogram present");
 }
+
+async fn scrape(app: &TestApp) -> Vec<prometheus_parse::Sample> {
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("valid Prometheus text").samples
+}
+
+/// Model calls (by provider and outcome), retries and completion-cache hits and misses move
+/// with chat turns against the openai mock. The counters are per process: other tests may
+/// move them too, so only increases are checked.
+#[tokio::test]
+async fn llm_calls_retries_and_the_completion_cache_are_counted() {
+    use crate::llm_mock::{Mock, Reply};
+    let mock = Mock::start();
+    let app = TestApp::spawn_with(mock.config(), axum::Router::new()).await;
+    let before = scrape(&app).await;
+    let count = |s: &[prometheus_parse::Sample], m: &str, l: &[(&str, &str)]| value(s, m, l).unwrap_or(0.0);
+    for stream in [false, true] {
+        let (_, sess) = crate::projects::post(&app, "/api/v1/sessions", serde_json::json!({})).await;
+        let url = format!("/api/v1/sessions/{}/chat?stream={stream}", sess["id"].as_str().unwrap());
+        let r = app.client.post(app.url(&url)).json(&serde_json::json!({"content": "same question"})).send().await;
+        assert_eq!(r.unwrap().status(), 200);
+    }
+    assert_eq!(mock.calls(), 1, "the second identical request was a cache hit, streamed from the cache");
+    mock.push([Reply::Status(500), Reply::Status(500)]);
+    let (_, sess) = crate::projects::post(&app, "/api/v1/sessions", serde_json::json!({})).await;
+    let url = format!("/api/v1/sessions/{}/chat", sess["id"].as_str().unwrap());
+    assert_eq!(crate::projects::post(&app, &url, serde_json::json!({"content": "fails"})).await.0, 503);
+    let after = scrape(&app).await;
+    let moved = |m: &str, l: &[(&str, &str)]| count(&after, m, l) - count(&before, m, l);
+    assert!(moved("planbase_llm_calls_total", &[("provider", "openai"), ("outcome", "ok")]) >= 1.0);
+    assert!(moved("planbase_llm_calls_total", &[("provider", "openai"), ("outcome", "error")]) >= 1.0);
+    assert!(moved("planbase_llm_retries_total", &[("provider", "openai")]) >= 1.0);
+    assert!(moved("planbase_llm_cache_hits_total", &[]) >= 1.0);
+    assert!(moved("planbase_llm_cache_misses_total", &[]) >= 2.0, "the first question and the failed one");
+    assert!(value(&after, "planbase_llm_calls_total", &[("provider", "offline"), ("outcome", "ok")]).is_some());
+}

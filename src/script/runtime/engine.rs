@@ -1,8 +1,9 @@
 //! The script executor as a pure state machine: `(state, input) → (state, outputs)`.
 //!
 //! The model is a trait object, so tests (and the offline provider) are deterministic and
-//! the engine does no I/O of its own. A frame stack lets `use_skill` run a technique
-//! script's actions as a nested topic; frame 0 is the session script.
+//! the engine does no I/O of its own; a [`Trace`] hears where each action starts and ends.
+//! A frame stack lets `use_skill` run a technique script's actions as a nested topic;
+//! frame 0 is the session script.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -52,6 +53,27 @@ pub struct Ctx<'a> {
     /// Technique scripts by name, for `use_skill`.
     pub skills: &'a dyn Fn(&str) -> Option<Script>,
     pub model: &'a dyn Model,
+    /// Told where each action starts and ends (`&()` when nobody listens).
+    pub trace: &'a dyn Trace,
+}
+
+/// Where each action the engine performs starts and ends, so that a chat turn can record
+/// its action runs. The engine only reports; the listener keeps what it wants.
+pub trait Trace {
+    /// `ids` are the phase and topic ids of the action.
+    fn begin(&self, _action: &Action, _ids: &Ids) {}
+    fn end(&self, _action: &Action, _step: Step<'_>) {}
+}
+
+impl Trace for () {}
+
+/// How an action ended.
+pub struct Step<'a> {
+    /// What it produced (its words and variables).
+    pub outputs: &'a [Output],
+    /// It now waits for the user.
+    pub waiting: bool,
+    pub error: Option<&'a AppError>,
 }
 
 /// Most actions one step may run: a guard against scripts that never wait.
@@ -71,9 +93,9 @@ pub fn input(ctx: &Ctx, mut st: EngineState, user: &str) -> AppResult<(EngineSta
     if st.completed {
         return Ok((st, out));
     }
-    if let Some((script, action, ids)) = current(ctx, &mut st)? {
+    if let Some((_, action, ids)) = current(ctx, &mut st)? {
         if st.frames.last().is_some_and(|f| f.waiting) {
-            answer(ctx, &mut st, &script, &action, &ids, user, &mut out)?;
+            traced(ctx, &mut st, &action, &ids, &mut out, |st, out| answer(ctx, st, &action, &ids, user, out))?;
         }
     }
     run(ctx, &mut st, &mut out)?;
@@ -81,7 +103,7 @@ pub fn input(ctx: &Ctx, mut st: EngineState, user: &str) -> AppResult<(EngineSta
 }
 
 /// `(phase_id, topic_id)` of the top frame's position.
-type Ids = (String, String);
+pub type Ids = (String, String);
 
 fn script_of(ctx: &Ctx, frame: &Frame) -> AppResult<Script> {
     match &frame.skill {
@@ -145,7 +167,7 @@ fn run(ctx: &Ctx, st: &mut EngineState, out: &mut Vec<Output>) -> AppResult<()> 
             advance(st);
             continue;
         }
-        perform(ctx, st, &action, &ids, out)?;
+        traced(ctx, st, &action, &ids, out, |st, out| perform(ctx, st, &action, &ids, out))?;
     }
     Err(AppError::new(
         422,
@@ -153,6 +175,23 @@ fn run(ctx: &Ctx, st: &mut EngineState, out: &mut Vec<Output>) -> AppResult<()> 
         "script",
         "the script ran 10000 actions without waiting for input",
     ))
+}
+
+/// Runs `f` for `action` between the trace's begin and end.
+fn traced(
+    ctx: &Ctx,
+    st: &mut EngineState,
+    action: &Action,
+    ids: &Ids,
+    out: &mut Vec<Output>,
+    f: impl FnOnce(&mut EngineState, &mut Vec<Output>) -> AppResult<()>,
+) -> AppResult<()> {
+    ctx.trace.begin(action, ids);
+    let from = out.len();
+    let r = f(st, out);
+    let waiting = st.frames.last().is_some_and(|f| f.waiting);
+    ctx.trace.end(action, Step { outputs: &out[from..], waiting, error: r.as_ref().err() });
+    r
 }
 
 fn perform(ctx: &Ctx, st: &mut EngineState, action: &Action, ids: &Ids, out: &mut Vec<Output>) -> AppResult<()> {
@@ -284,7 +323,6 @@ pub fn fields(action: &Action) -> Vec<Field> {
 fn answer(
     ctx: &Ctx,
     st: &mut EngineState,
-    _s: &Script,
     action: &Action,
     ids: &Ids,
     user: &str,

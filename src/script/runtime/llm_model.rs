@@ -1,6 +1,8 @@
 //! The engine's [`Model`] on top of a chat-completion provider: the prompts that turn
 //! `ai_say`, extraction and `ai_think` into chat requests. Every call records its request
-//! and usage, so a chat turn can answer `?debug=true` with prompt, model and tokens.
+//! and usage, so a chat turn can answer `?debug=true` with prompt, model and tokens. With a
+//! [`Sink`], spoken text (ai_say, ai_ask, free chat) streams as the model produces it;
+//! extraction and thinking stay silent.
 
 use std::sync::Arc;
 
@@ -22,19 +24,53 @@ pub struct Call {
     pub cached: bool,
 }
 
+/// Where a turn's spoken text goes as the model produces it: a text part opens for the
+/// action that speaks, its text arrives in pieces, the part closes. An error (the client
+/// went away) stops the model and fails the turn.
+pub enum Spoken<'a> {
+    Start { action_id: &'a str },
+    Delta(&'a str),
+    End,
+}
+
+pub type Sink = Box<dyn Fn(Spoken<'_>) -> AppResult<()> + Send + Sync>;
+
 pub struct LlmModel {
     provider: Arc<dyn LlmProvider>,
     pub calls: Mutex<Vec<Call>>,
+    /// Streams what `say` and `chat` produce; None: complete each answer first.
+    sink: Option<Sink>,
 }
 
 impl LlmModel {
     pub fn new(provider: Arc<dyn LlmProvider>) -> LlmModel {
-        LlmModel { provider, calls: Mutex::new(Vec::new()) }
+        LlmModel { provider, calls: Mutex::new(Vec::new()), sink: None }
+    }
+
+    /// A model whose spoken text streams to `sink` as it is produced.
+    pub fn streaming(provider: Arc<dyn LlmProvider>, sink: Sink) -> LlmModel {
+        LlmModel { sink: Some(sink), ..LlmModel::new(provider) }
     }
 
     fn ask(&self, purpose: Purpose, messages: Vec<ChatMessage>) -> AppResult<ChatResponse> {
         let request = ChatRequest { purpose, messages, temperature: None, max_tokens: None, force_cache: false };
         let r = self.provider.complete(&request)?;
+        self.record(request, &r);
+        Ok(r)
+    }
+
+    /// Like `ask`, for words the user sees: streamed when there is a sink.
+    fn speak(&self, action_id: &str, purpose: Purpose, messages: Vec<ChatMessage>) -> AppResult<ChatResponse> {
+        let Some(sink) = &self.sink else { return self.ask(purpose, messages) };
+        let request = ChatRequest { purpose, messages, temperature: None, max_tokens: None, force_cache: false };
+        sink(Spoken::Start { action_id })?;
+        let r = self.provider.complete_stream(&request, &mut |d| sink(Spoken::Delta(d)))?;
+        sink(Spoken::End)?;
+        self.record(request, &r);
+        Ok(r)
+    }
+
+    fn record(&self, request: ChatRequest, r: &ChatResponse) {
         let call = Call {
             request,
             model: r.model.clone(),
@@ -43,7 +79,11 @@ impl LlmModel {
             cached: r.cached,
         };
         self.calls.lock().push(call);
-        Ok(r)
+    }
+
+    /// Free conversation over `messages`, spoken as `action_id`.
+    pub fn chat(&self, action_id: &str, messages: Vec<ChatMessage>) -> AppResult<ChatResponse> {
+        self.speak(action_id, Purpose::Chat, messages)
     }
 }
 
@@ -54,7 +94,9 @@ impl Model for LlmModel {
             "You are a {role}. Say the following to the user in your own words, keeping its meaning and language. \
              Answer with what you say only.\n\n{content}"
         );
-        Ok(self.ask(Purpose::Say { content: content.into() }, vec![ChatMessage::new("system", system)])?.text)
+        Ok(self
+            .speak(&action.id, Purpose::Say { content: content.into() }, vec![ChatMessage::new("system", system)])?
+            .text)
     }
 
     fn extract(&self, instruction: &str, user: &str, names: &[String]) -> AppResult<Map<String, Value>> {
@@ -97,7 +139,7 @@ mod tests {
         let script = model::parse(&yaml, &crate::script::Limits::default()).unwrap();
         let m = LlmModel::new(Arc::new(crate::llm::offline::Offline));
         let none = |_: &str| None;
-        let ctx = Ctx { script: &script, skills: &none, model: &m };
+        let ctx = Ctx { script: &script, skills: &none, model: &m, trace: &() };
         let (st, out) = engine::start(&ctx, VarStore::default()).unwrap();
         let said: Vec<&str> = out
             .iter()

@@ -4,6 +4,7 @@
 pub mod engine;
 pub mod llm_model;
 pub mod model;
+pub mod runs;
 pub mod turn;
 pub mod vars;
 

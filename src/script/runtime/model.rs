@@ -18,6 +18,18 @@ pub enum ActionKind {
     UseSkill,
 }
 
+impl ActionKind {
+    /// The name scripts use (`ai_say`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKind::AiSay => "ai_say",
+            ActionKind::AiAsk => "ai_ask",
+            ActionKind::AiThink => "ai_think",
+            ActionKind::UseSkill => "use_skill",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Action {
     pub id: String,

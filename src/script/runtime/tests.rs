@@ -32,7 +32,7 @@ fn says(out: &[Output]) -> Vec<String> {
 }
 
 fn ctx<'a>(script: &'a Script, skills: &'a dyn Fn(&str) -> Option<Script>) -> Ctx<'a> {
-    Ctx { script, skills, model: &Fake }
+    Ctx { script, skills, model: &Fake, trace: &() }
 }
 
 const ASK: &str = r#"

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::engine::{EngineState, Output};
-use super::model::{ActionKind, Script};
+use super::model::Script;
 
 /// The assistant message of a turn: one text part per action that spoke, a `step-start`
 /// between them, so one stream (one `start`) carries the whole turn.
@@ -31,15 +31,6 @@ pub fn assistant_text(outputs: &[Output]) -> String {
     says.join("\n\n")
 }
 
-fn kind_name(k: ActionKind) -> &'static str {
-    match k {
-        ActionKind::AiSay => "ai_say",
-        ActionKind::AiAsk => "ai_ask",
-        ActionKind::AiThink => "ai_think",
-        ActionKind::UseSkill => "use_skill",
-    }
-}
-
 /// DESIGN.md §4's position object for the session script's frame (a nested skill shows as
 /// `skill`).
 pub fn position(script: &Script, st: &EngineState) -> Value {
@@ -54,7 +45,7 @@ pub fn position(script: &Script, st: &EngineState) -> Value {
         "phaseId": phase.map(|p| p.id.clone()),
         "topicId": topic.map(|t| t.id.clone()),
         "actionId": action.map(|a| a.id.clone()),
-        "actionType": action.map(|a| kind_name(a.kind)),
+        "actionType": action.map(|a| a.kind.name()),
         "currentRound": st.frames.last().map(|f| f.round).unwrap_or(0),
         "maxRounds": action.map(|a| a.max_rounds(3)),
         "skill": st.frames.last().and_then(|f| f.skill.clone()),
