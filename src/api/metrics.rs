@@ -95,55 +95,68 @@ fn gauge(out: &mut String, name: &str, kind: &str, help: &str, value: f64) {
 fn render_storage(out: &mut String, s: &SharedState) {
     use std::sync::atomic::Ordering::Relaxed;
     let shards = &s.storage.shards;
-    let st = shards.stats();
-    gauge(out, "planbase_open_shards", "gauge", "Shard handles in the LRU.", shards.open_shards() as f64);
-    gauge(
-        out,
-        "planbase_live_shard_handles",
-        "gauge",
-        "Shard handles with open connections, evicted ones included.",
-        shards.live_handles() as f64,
-    );
-    gauge(out, "planbase_shard_opens_total", "counter", "Shard files opened.", st.opens.load(Relaxed) as f64);
-    gauge(
-        out,
-        "planbase_shard_evictions_total",
-        "counter",
-        "Shard handles evicted from the LRU.",
-        st.evictions.load(Relaxed) as f64,
-    );
-    gauge(
-        out,
-        "planbase_writer_batches_total",
-        "counter",
-        "Group-commit transactions.",
-        st.writer.batches.load(Relaxed) as f64,
-    );
-    gauge(
-        out,
-        "planbase_writer_writes_total",
-        "counter",
-        "Write requests committed or refused by writer threads.",
-        st.writer.writes.load(Relaxed) as f64,
-    );
-    gauge(
-        out,
-        "planbase_writer_batch_retries_total",
-        "counter",
-        "Group commits that failed and were retried one by one.",
-        st.writer.batch_retries.load(Relaxed) as f64,
-    );
+    let (st, w) = (shards.stats(), &shards.stats().writer);
+    let series: [(&str, &str, &str, f64); 13] = [
+        ("planbase_open_shards", "gauge", "Shard handles in the LRU.", shards.open_shards() as f64),
+        (
+            "planbase_live_shard_handles",
+            "gauge",
+            "Shard handles with open connections, evicted ones included.",
+            shards.live_handles() as f64,
+        ),
+        ("planbase_shard_opens_total", "counter", "Shard files opened.", st.opens.load(Relaxed) as f64),
+        (
+            "planbase_shard_evictions_total",
+            "counter",
+            "Shard handles evicted from the LRU.",
+            st.evictions.load(Relaxed) as f64,
+        ),
+        ("planbase_writer_batches_total", "counter", "Group-commit transactions.", w.batches.load(Relaxed) as f64),
+        (
+            "planbase_writer_writes_total",
+            "counter",
+            "Write requests committed or refused by writer threads.",
+            w.writes.load(Relaxed) as f64,
+        ),
+        (
+            "planbase_writer_batch_retries_total",
+            "counter",
+            "Group commits that failed and were retried one by one.",
+            w.batch_retries.load(Relaxed) as f64,
+        ),
+        (
+            "planbase_writer_wait_seconds_total",
+            "counter",
+            "Time writes spent queued for their writer thread (divide by writes for the mean).",
+            w.wait_micros.load(Relaxed) as f64 / 1e6,
+        ),
+        (
+            "planbase_sqlite_busy_waits_total",
+            "counter",
+            "Statements that found a database locked and waited (SQLite busy handler).",
+            crate::storage::busy::waits() as f64,
+        ),
+        ("planbase_uptime_seconds", "gauge", "Seconds since start.", s.started.elapsed().as_secs_f64()),
+        ("planbase_search_queue_depth", "gauge", "Messages waiting for the search feeder.", s.search.pending() as f64),
+        (
+            "planbase_summary_queue_depth",
+            "gauge",
+            "Sessions whose registry summary waits for the next flush.",
+            s.summaries.queued() as f64,
+        ),
+        (
+            "planbase_max_open_shards",
+            "gauge",
+            "The shard cache capacity (storage.max_open_shards).",
+            s.config.storage.max_open_shards as f64,
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        gauge(out, name, kind, help, value);
+    }
     if let Some(age) = last_backup_age(&s.storage.root) {
         gauge(out, "planbase_last_backup_age_seconds", "gauge", "Seconds since the newest complete backup.", age);
     }
-    gauge(out, "planbase_uptime_seconds", "gauge", "Seconds since start.", s.started.elapsed().as_secs_f64());
-    gauge(
-        out,
-        "planbase_search_queue_depth",
-        "gauge",
-        "Messages waiting for the search feeder.",
-        s.search.pending() as f64,
-    );
 }
 
 /// Age of the newest complete backup directory (partial ones start with a dot).

@@ -79,7 +79,32 @@ pub async fn seed(st: &Storage, limits: Limits) -> AppResult<Project> {
         limits,
     )
     .await?;
+    seed_plan(st, id).await?;
     service::get(st, id).await
+}
+
+/// A small plan, so the task tree has something to show: two goals with their steps, and
+/// one dependency (publishing waits for the review).
+async fn seed_plan(st: &Storage, id: uuid::Uuid) -> AppResult<()> {
+    let task = |name: &str, status: &str, children: serde_json::Value| json!({"name": name, "status": status, "children": children});
+    let doc = json!({"note": "demo plan", "tasks": [
+        task("Ship the check-in script", "running", json!([
+            task("Draft intake.yaml", "completed", json!([])),
+            task("Review the questions", "running", json!([])),
+            task("Publish the next version", "pending", json!([])),
+        ])),
+        task("Reflection technique", "pending", json!([
+            task("Write reflect.yaml", "completed", json!([])),
+            task("Try it in a session", "pending", json!([])),
+        ])),
+    ]});
+    let doc = serde_json::from_value(doc).map_err(crate::error::AppError::internal)?;
+    let tree = crate::plan::service::upsert(st, id, doc).await?;
+    let ship = &tree[0]["children"];
+    if let (Some(review), Some(publish)) = (ship[1]["id"].as_i64(), ship[2]["id"].as_i64()) {
+        crate::plan::service::add_dependency(st, id, publish, review).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

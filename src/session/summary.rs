@@ -51,6 +51,11 @@ impl Summaries {
         }
     }
 
+    /// Sessions with a summary change not yet flushed to the registry.
+    pub fn queued(&self) -> usize {
+        self.pending.lock().len()
+    }
+
     pub fn pending(&self, id: Uuid) -> Option<Delta> {
         self.pending.lock().get(&id).cloned()
     }

@@ -81,3 +81,36 @@ async fn llm_calls_retries_and_the_completion_cache_are_counted() {
     assert!(moved("planbase_llm_cache_misses_total", &[]) >= 2.0, "the first question and the failed one");
     assert!(value(&after, "planbase_llm_calls_total", &[("provider", "offline"), ("outcome", "ok")]).is_some());
 }
+
+/// The storage series move with writes: writer counters and wait time, the summary queue
+/// (before its flush), and the backup age once a backup exists.
+#[tokio::test]
+async fn storage_series_move_with_writes_and_backups() {
+    let app = TestApp::spawn().await;
+    let before = scrape(&app).await;
+    let (_, s) = crate::projects::post(&app, "/api/v1/sessions", serde_json::json!({})).await;
+    let sid = s["id"].as_str().unwrap();
+    for i in 0..5 {
+        let m = serde_json::json!({"role": "user", "parts": [{"type": "text", "text": format!("hello {i}")}]});
+        assert_eq!(crate::projects::post(&app, &format!("/api/v1/sessions/{sid}/messages"), m).await.0, 201);
+    }
+    let mid = scrape(&app).await;
+    let grew = |name: &str| value(&mid, name, &[]).unwrap() - value(&before, name, &[]).unwrap_or(0.0);
+    assert!(grew("planbase_writer_writes_total") >= 5.0);
+    assert!(grew("planbase_writer_batches_total") >= 1.0);
+    assert!(value(&mid, "planbase_writer_wait_seconds_total", &[]).unwrap() > 0.0);
+    assert!(value(&mid, "planbase_sqlite_busy_waits_total", &[]).is_some());
+    assert!(value(&mid, "planbase_summary_queue_depth", &[]).is_some());
+    assert!(value(&before, "planbase_last_backup_age_seconds", &[]).is_none(), "no backup yet");
+    let (s, job) = crate::projects::post(&app, "/api/v1/admin/backups", serde_json::json!({})).await;
+    assert_eq!(s, 202, "{job}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(age) = value(&scrape(&app).await, "planbase_last_backup_age_seconds", &[]) {
+            assert!((0.0..60.0).contains(&age), "{age}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the backup age never appeared");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

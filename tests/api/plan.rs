@@ -152,3 +152,18 @@ async fn upsert_validates_first_and_snapshots_restore() {
     let (_, full) = app.get(&format!("{base}/snapshots/{v1}")).await;
     assert_eq!(full["tasks"][0]["id"].as_i64(), Some(10));
 }
+
+/// The demo project comes with a plan, so the demo page's task tree has something to show.
+#[tokio::test]
+async fn the_demo_project_has_a_plan_with_a_dependency() {
+    let app = TestApp::spawn().await;
+    let p = planbase::project::demo::seed(&app.state.storage, planbase::script::Limits::default()).await.unwrap();
+    let (s, tree) = app.get(&format!("/api/v1/projects/{}/tasks", p.id)).await;
+    assert_eq!(s, 200, "{tree}");
+    let roots = tree["tasks"].as_array().unwrap();
+    let names: Vec<&str> = roots.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Ship the check-in script", "Reflection technique"]);
+    let ship = roots[0]["children"].as_array().unwrap();
+    assert_eq!(ship.len(), 3);
+    assert_eq!(ship[2]["dependencies"], json!([ship[1]["id"]]), "publishing waits for the review");
+}
