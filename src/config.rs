@@ -71,6 +71,8 @@ pub struct StorageConfig {
     pub synchronous: Synchronous,
     pub cache_size_kib: u64,
     pub max_shard_bytes: ByteSize,
+    /// Writer threads (group commit); 0 = twice the cores, between 4 and 16.
+    pub writer_threads: usize,
 }
 
 impl Default for StorageConfig {
@@ -83,6 +85,7 @@ impl Default for StorageConfig {
             synchronous: Synchronous::Normal,
             cache_size_kib: 2048,
             max_shard_bytes: ByteSize(1 << 30),
+            writer_threads: 0,
         }
     }
 }

@@ -70,7 +70,8 @@ impl ShardManager {
         let stats = ManagerStats::default();
         // More writer threads than cores: a commit mostly waits on the file system, and fewer
         // shards share a thread (and its queue) when there are more of them.
-        let threads = std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).clamp(4, 16);
+        let auto = || std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).clamp(4, 16);
+        let threads = if cfg.writer_threads > 0 { cfg.writer_threads } else { auto() };
         let writers = WriterPool::start(threads, stats.writer.clone());
         // Bounded, so evicted-but-open handles (and their fds) stay few: when the closer lags,
         // the evicting caller closes inline.
