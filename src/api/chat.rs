@@ -30,7 +30,7 @@ pub fn routes() -> Router<SharedState> {
     Router::new().route("/api/v1/sessions/{id}/chat", post(session_chat)).route("/api/v1/chat", post(ai_sdk_chat))
 }
 
-fn env(s: &SharedState) -> TurnEnv {
+pub(super) fn env(s: &SharedState) -> TurnEnv {
     TurnEnv {
         shards: s.storage.shards.clone(),
         sums: s.summaries.clone(),
@@ -83,7 +83,7 @@ async fn session_chat(
 
 fn turn_json(t: &TurnResult) -> Value {
     let mut v = json!({
-        "messages": [t.assistant_message],
+        "messages": t.assistant_message.iter().collect::<Vec<_>>(),
         "user_message": t.user_message,
         "status": t.status,
         "execution_status": t.execution_status,

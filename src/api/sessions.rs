@@ -12,7 +12,8 @@ use super::projects::list_body;
 use super::SharedState;
 use crate::error::AppResult;
 use crate::paging;
-use crate::session::model::{NewSession, Session, SessionFilter, SessionPatch, SessionView};
+use crate::session::chat;
+use crate::session::model::{CreatedSession, Message, NewSession, Session, SessionFilter, SessionPatch, SessionView};
 use crate::session::service::{self, session_id};
 use crate::session::variables;
 
@@ -28,12 +29,28 @@ async fn create(
     State(s): State<SharedState>,
     caller: Option<axum::Extension<crate::auth::Caller>>,
     ApiJson(mut body): ApiJson<NewSession>,
-) -> AppResult<(StatusCode, Json<Session>)> {
+) -> AppResult<(StatusCode, Json<CreatedSession>)> {
     // The user comes from the token; a body's user_id is honoured for admins only.
     if let Some(axum::Extension(c)) = caller.filter(|c| !c.admin) {
         body.user_id = Some(c.user_id);
     }
-    Ok((StatusCode::CREATED, Json(service::create(&s.storage, body).await?)))
+    let sid = session_id(&service::create(&s.storage, body).await?.id)?;
+    let opening_message = opening(&s, sid).await;
+    // Read back: the opening moved the summary (message_count, last_message_at).
+    let session = service::get(&s.storage, &s.summaries, sid).await?;
+    Ok((StatusCode::CREATED, Json(CreatedSession { session, opening_message })))
+}
+
+/// Runs the script's opening. A failure (the model is down) never fails the create: it is
+/// stored as a failed turn, and the session's first user turn runs the opening instead.
+async fn opening(s: &SharedState, sid: uuid::Uuid) -> Option<Message> {
+    match chat::open(&super::chat::env(s), sid).await {
+        Ok(turn) => turn.and_then(|t| t.assistant_message),
+        Err(e) => {
+            tracing::warn!(session = %sid, code = e.code, "the session's opening failed: {}", e.message);
+            None
+        }
+    }
 }
 
 async fn list(State(s): State<SharedState>, ApiQuery(f): ApiQuery<SessionFilter>) -> AppResult<Json<Value>> {

@@ -7,6 +7,11 @@
 //! run one at a time ([`gate`]). A turn whose model fails is recorded as failed: the user
 //! message, a failed `turns` row and its runs, the state untouched.
 //!
+//! The session's opening ([`open`], run when the session is created) is a turn without a
+//! user message: the script's first actions, up to the first that needs input, stored as one
+//! assistant message. If it fails (the model is down), the session still exists with a
+//! failed opening turn, and the first user turn runs the opening before answering.
+//!
 //! [`start_turn`] streams: spoken text goes through a channel to the HTTP layer as the model
 //! produces it, and the turn is stored when the model has finished, before the channel says
 //! [`TurnEvent::Done`]. If nobody reads the channel any more, the next piece of text stops
@@ -29,6 +34,7 @@ use crate::error::{AppError, AppResult};
 use crate::llm::chat::{client_gone, LlmProvider};
 use crate::script::runtime::llm_model::{Sink, Spoken};
 use crate::script::runtime::runs::RunRecord;
+use crate::script::runtime::turn::client_position;
 use crate::script::Limits;
 use crate::storage::{ShardKind, ShardManager};
 use load::{last_turn, load, LastTurn, Loaded};
@@ -40,8 +46,10 @@ const S: ShardKind = ShardKind::Session;
 /// What a turn answers.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TurnResult {
-    pub user_message: Message,
-    pub assistant_message: Message,
+    /// None for the session's opening.
+    pub user_message: Option<Message>,
+    /// Always there for a user turn; None for an opening whose actions are all silent.
+    pub assistant_message: Option<Message>,
     pub status: String,
     pub execution_status: String,
     pub position: Value,
@@ -85,6 +93,26 @@ struct Prepared {
 pub async fn run_turn(env: &TurnEnv, sid: Uuid, user: Option<NewMessage>, debug: bool) -> AppResult<TurnResult> {
     let p = prepare(env, sid, user, debug).await?;
     execute(env, p, None).await
+}
+
+/// Runs the session's opening and stores it as a turn without a user message (DESIGN.md §5:
+/// starting a session runs actions until the first that needs input). None when no opening
+/// is due: no script that loads, or the session has had a turn already. On a model failure
+/// the opening is recorded as a failed turn and the error returned.
+pub async fn open(env: &TurnEnv, sid: Uuid) -> AppResult<Option<TurnResult>> {
+    let slot = gate::acquire(sid).await?;
+    let limits = env.limits.clone();
+    let due = env
+        .shards
+        .read(S, sid, move |c| {
+            let loaded = load(c)?;
+            Ok(load::opening_due(c, &loaded, &limits)?.then_some(loaded))
+        })
+        .await
+        .map_err(super::service::shard_err)?;
+    let Some(loaded) = due else { return Ok(None) };
+    let p = ready(sid, loaded, (None, false, None), crate::clock::now(), false, slot);
+    execute(env, p, None).await.map(Some)
 }
 
 /// [`run_turn`], streaming. Errors before the model runs are returned; after that
@@ -137,37 +165,55 @@ async fn prepare(env: &TurnEnv, sid: Uuid, user: Option<NewMessage>, debug: bool
         .await
         .map_err(super::service::shard_err)?;
     let started_at = crate::clock::now();
-    let (user, user_is_new, replace) = match (user, last) {
+    let answering = match (user, last) {
         // A client retrying the message of a failed turn re-runs that turn.
-        (Some(u), Some(t)) if t.failed && t.user.id == u.id => rerun(&mut loaded, t),
+        (Some(u), Some(t)) if t.failed && t.user.as_ref().is_some_and(|m| m.id == u.id) => rerun(&mut loaded, t),
         (Some(u), _) if taken => {
             return Err(AppError::conflict(format!("a message with id {:?} already exists in this session", u.id)))
         }
-        (Some(u), _) => (write::new_message(u.id, "user", u.parts, u.metadata, &started_at), true, None),
+        (Some(u), _) => (Some(write::new_message(u.id, "user", u.parts, u.metadata, &started_at)), true, None),
+        // Regenerating right after the opening re-runs the opening.
         (None, Some(t)) => rerun(&mut loaded, t),
         (None, None) => return Err(AppError::bad_request("there is no turn to regenerate yet")),
     };
+    Ok(ready(sid, loaded, answering, started_at, debug, slot))
+}
+
+/// What a turn answers: its user message (None: the opening), whether that message is new,
+/// and the assistant message the turn replaces.
+type Answering = (Option<Message>, bool, Option<String>);
+
+fn ready(
+    sid: Uuid,
+    mut loaded: Loaded,
+    (user, user_is_new, replace): Answering,
+    started_at: String,
+    debug: bool,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) -> Prepared {
     // The model sees the history without the turn it answers.
-    loaded.history.retain(|(id, _)| *id != user.id && Some(id) != replace.as_ref());
+    let user_id = user.as_ref().map(|u| u.id.clone());
+    loaded.history.retain(|(id, _)| Some(id) != user_id.as_ref() && Some(id) != replace.as_ref());
     let before = json!({"position": loaded.position, "variable_store": loaded.variable_store});
     let assistant_id = Uuid::now_v7().to_string();
     let expect = loaded.updated_at.clone();
     let plan = Arc::new(Plan { expect, user, user_is_new, replace, assistant_id, before, started_at });
-    Ok(Prepared { sid, loaded, plan, debug, _slot: slot })
+    Prepared { sid, loaded, plan, debug, _slot: slot }
 }
 
-/// Re-runs `t` from the state before it, with its stored user message.
-fn rerun(loaded: &mut Loaded, t: LastTurn) -> (Message, bool, Option<String>) {
+/// Re-runs `t` from the state before it, with its stored user message (none: the opening).
+fn rerun(loaded: &mut Loaded, t: LastTurn) -> Answering {
     loaded.position = t.before["position"].clone();
     loaded.variable_store = t.before["variable_store"].clone();
     (t.user, false, t.assistant)
 }
 
 async fn execute(env: &TurnEnv, p: Prepared, sink: Option<Sink>) -> AppResult<TurnResult> {
-    let (provider, limits, text) = (env.provider.clone(), env.limits.clone(), p.plan.user.content.clone());
+    let text = p.plan.user.as_ref().map(|u| u.content.clone());
+    let (provider, limits) = (env.provider.clone(), env.limits.clone());
     let Prepared { sid, loaded, plan, debug, _slot } = p;
     let owner = loaded.owner.clone();
-    let outcome = tokio::task::spawn_blocking(move || think(&loaded, &text, provider, &limits, sink))
+    let outcome = tokio::task::spawn_blocking(move || think(&loaded, text.as_deref(), provider, &limits, sink))
         .await
         .map_err(AppError::internal)?;
     match outcome {
@@ -198,14 +244,16 @@ async fn commit(
     let th = Arc::new(th);
     let t2 = th.clone();
     let (u, a, title) = env.shards.write(S, sid, move |c| write::turn(c, &plan, &t2)).await?;
-    env.sums.record(sid, a.seq, &a.created_at, title);
-    index(env, sid, owner, &[&u, &a]);
+    if let Some(last) = a.as_ref().or(u.as_ref()) {
+        env.sums.record(sid, last.seq, &last.created_at, title);
+    }
+    index(env, sid, owner, u.iter().chain(a.iter()));
     Ok(TurnResult {
         user_message: u,
         assistant_message: a,
         status: "active".into(),
         execution_status: th.execution_status.clone(),
-        position: strip_engine(&th.position),
+        position: client_position(&th.position),
         variables: crate::session::variables::resolve(&th.vars),
         debug: debug.then(|| json!({"calls": th.calls, "text": th.text})),
     })
@@ -224,7 +272,7 @@ async fn record_failure(
     match env.shards.write(S, sid, move |c| write::failed(c, &plan, &e, &runs)).await {
         Ok((Some(u), title)) => {
             env.sums.record(sid, u.seq, &u.created_at, title);
-            index(env, sid, owner, &[&u]);
+            index(env, sid, owner, [&u]);
         }
         Ok((None, _)) => {}
         Err(w) => tracing::warn!(session = %sid, error = %w, "could not record a failed turn"),
@@ -234,7 +282,7 @@ async fn record_failure(
 type Owner = (Option<String>, Option<String>);
 
 /// The search entries of stored messages.
-fn index(env: &TurnEnv, sid: Uuid, owner: &Owner, messages: &[&Message]) {
+fn index<'a>(env: &TurnEnv, sid: Uuid, owner: &Owner, messages: impl IntoIterator<Item = &'a Message>) {
     for m in messages {
         env.search.enqueue(crate::search::Entry {
             session_id: sid.to_string(),
@@ -244,13 +292,4 @@ fn index(env: &TurnEnv, sid: Uuid, owner: &Owner, messages: &[&Message]) {
             text: m.content.clone(),
         });
     }
-}
-
-/// The engine's internals stay in the shard; clients see DESIGN.md's position fields.
-fn strip_engine(p: &Value) -> Value {
-    let mut p = p.clone();
-    if let Some(o) = p.as_object_mut() {
-        o.remove("engine");
-    }
-    p
 }

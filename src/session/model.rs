@@ -96,6 +96,16 @@ pub struct SessionState {
     pub variables: Value,
 }
 
+/// `POST /sessions`: the registry row and what the script said before any user message.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedSession {
+    #[serde(flatten)]
+    pub session: Session,
+    /// The opening's assistant message (DESIGN.md §5: starting a session runs actions until
+    /// the first that needs input). Null without a script, or when the opening failed.
+    pub opening_message: Option<Message>,
+}
+
 /// `GET /sessions/{id}`: the registry row and the shard's state.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionView {

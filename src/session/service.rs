@@ -163,7 +163,8 @@ pub async fn view(st: &Storage, sums: &Summaries, id: Uuid) -> AppResult<Session
     let (meta, state, recount) = st
         .shards
         .read(S, id, move |c| {
-            let (meta, state) = (store::read_meta(c)?, store::read_state(c)?);
+            let (meta, mut state) = (store::read_meta(c)?, store::read_state(c)?);
+            state.position = crate::script::runtime::turn::client_position(&state.position);
             let recount = if store::max_seq(c)? > covered { Some(store::counts(c)?) } else { None };
             Ok((meta, state, recount))
         })

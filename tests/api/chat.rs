@@ -9,7 +9,8 @@ use crate::projects::{create_project, post};
 const HELLO: &str =
     include_str!("../../../shared/fixtures/heartrule/project-templates/scripts/examples/hello-world.yaml");
 
-pub async fn scripted_session(app: &TestApp) -> String {
+/// A session on hello-world.yaml: the create response, with its opening message.
+pub async fn scripted(app: &TestApp) -> Value {
     let pid = create_project(app, "chat").await["id"].as_str().unwrap().to_string();
     let (s, f) = post(
         app,
@@ -20,10 +21,14 @@ pub async fn scripted_session(app: &TestApp) -> String {
     assert_eq!(s, 201, "{f}");
     let (s, sess) = post(app, "/api/v1/sessions", json!({"project_id": pid, "script_file_id": f["id"]})).await;
     assert_eq!(s, 201, "{sess}");
-    sess["id"].as_str().unwrap().to_string()
+    sess
 }
 
-fn texts(msg: &Value) -> Vec<String> {
+pub async fn scripted_session(app: &TestApp) -> String {
+    scripted(app).await["id"].as_str().unwrap().to_string()
+}
+
+pub fn texts(msg: &Value) -> Vec<String> {
     msg["parts"]
         .as_array()
         .unwrap()
@@ -36,46 +41,44 @@ fn texts(msg: &Value) -> Vec<String> {
 #[tokio::test]
 async fn a_script_runs_turn_by_turn_with_the_offline_model() {
     let app = TestApp::spawn().await;
-    let sid = scripted_session(&app).await;
-    let (s, t1) = post(&app, &format!("/api/v1/sessions/{sid}/chat?debug=true"), json!({"content": "你好"})).await;
-    assert_eq!(s, 200, "{t1}");
-    let said = texts(&t1["messages"][0]);
+    let sess = scripted(&app).await;
+    let sid = sess["id"].as_str().unwrap();
+    // Creating the session ran the script up to its first question.
+    let opening = &sess["opening_message"];
     assert_eq!(
-        said,
+        texts(opening),
         ["欢迎来到心流咨询，我是你的AI助手。\n今天我们可以聊一聊你最近的感受。", "你最近过得怎么样？"],
         "content word for word"
     );
-    assert_eq!(t1["messages"][0]["parts"][1]["type"], "step-start");
+    assert_eq!(opening["parts"][1]["type"], "step-start");
+    let (_, st) = app.get(&format!("/api/v1/sessions/{sid}/state")).await;
     assert_eq!(
-        (t1["execution_status"].as_str(), t1["position"]["actionId"].as_str()),
+        (st["execution_status"].as_str(), st["position"]["actionId"].as_str()),
         (Some("waiting_input"), Some("ask_status"))
     );
-    assert!(t1["debug"]["calls"].as_array().unwrap().len() >= 2);
-    let (s, t2) = post(
+    // The first user message answers that question.
+    let (s, t1) = post(
         &app,
-        &format!("/api/v1/sessions/{sid}/chat"),
-        json!({"message": {"id": "u-2", "role": "user", "parts": [{"type": "text", "text": "还不错"}]}}),
+        &format!("/api/v1/sessions/{sid}/chat?debug=true"),
+        json!({"message": {"id": "u-1", "role": "user", "parts": [{"type": "text", "text": "还不错"}]}}),
     )
     .await;
-    assert_eq!(s, 200, "{t2}");
-    assert_eq!(t2["execution_status"].as_str(), Some("completed"));
-    assert_eq!(
-        t2["variables"]["resolved"]["用户状态"].as_str().or(t2["variables"]["用户状态"].as_str()),
-        Some("还不错"),
-        "{t2}"
-    );
-    let (s, t3) = post(&app, &format!("/api/v1/sessions/{sid}/chat"), json!({"content": "thanks"})).await;
+    assert_eq!(s, 200, "{t1}");
+    assert_eq!(t1["execution_status"].as_str(), Some("completed"));
+    assert_eq!(t1["variables"]["resolved"]["用户状态"].as_str(), Some("还不错"), "{t1}");
+    assert_eq!(t1["user_message"]["id"], "u-1");
+    // Direct extraction needs no model call; the finished script, silent, answers freely.
+    assert_eq!(t1["debug"]["calls"].as_array().unwrap().len(), 1, "{t1}");
+    let (s, t2) = post(&app, &format!("/api/v1/sessions/{sid}/chat"), json!({"content": "thanks"})).await;
     assert_eq!(s, 200);
-    assert!(texts(&t3["messages"][0])[0].contains("thanks"), "a completed script chats freely: {t3}");
+    assert!(texts(&t2["messages"][0])[0].contains("thanks"), "a completed script chats freely: {t2}");
     let (_, page) = app.get(&format!("/api/v1/sessions/{sid}/messages")).await;
-    let roles: Vec<&str> = page["items"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
-    assert_eq!(
-        roles,
-        ["user", "assistant", "user", "assistant", "user", "assistant"],
-        "one assistant message per turn"
-    );
+    let items = page["items"].as_array().unwrap();
+    let roles: Vec<&str> = items.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["assistant", "user", "assistant", "user", "assistant"], "one assistant message per turn");
+    assert_eq!(&items[0], opening);
     let (_, sess) = app.get(&format!("/api/v1/sessions/{sid}")).await;
-    assert_eq!(sess["message_count"].as_i64(), Some(6));
+    assert_eq!(sess["message_count"].as_i64(), Some(5));
 }
 
 #[tokio::test]
@@ -191,7 +194,7 @@ async fn the_default_command_serves_the_demo() {
         client.post(format!("{base}/api/v1/sessions")).json(&body).send().await.unwrap().json().await.unwrap();
     let turn: Value = client
         .post(format!("{base}/api/v1/sessions/{}/chat", sess["id"].as_str().unwrap_or("x")))
-        .json(&json!({"content": "hi"}))
+        .json(&json!({"content": "Ann"}))
         .send()
         .await
         .unwrap()
@@ -201,15 +204,17 @@ async fn the_default_command_serves_the_demo() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(ok, (Some("Planbase demo"), Some("published")), "{list}");
-    assert!(texts(&turn["messages"][0]).iter().any(|t| t.contains("What should I call you?")), "{turn}");
+    assert!(texts(&sess["opening_message"]).iter().any(|t| t.contains("What should I call you?")), "{sess}");
+    assert!(texts(&turn["messages"][0]).iter().any(|t| t.contains("Nice to meet you, Ann")), "{turn}");
 }
 
-/// Runs a conversation and returns the transcript (every assistant text) and the last turn.
+/// Runs a conversation and returns the transcript (every assistant text, the opening's
+/// first) and the last turn.
 async fn converse(app: &TestApp, session_body: Value, turns: &[&str]) -> (Vec<String>, Value) {
     let (s, sess) = post(app, "/api/v1/sessions", session_body).await;
     assert_eq!(s, 201, "{sess}");
     let sid = sess["id"].as_str().unwrap().to_string();
-    let (mut transcript, mut last) = (Vec::new(), Value::Null);
+    let (mut transcript, mut last) = (texts(&sess["opening_message"]), Value::Null);
     for t in turns {
         let (s, turn) = post(app, &format!("/api/v1/sessions/{sid}/chat"), json!({"content": t})).await;
         assert_eq!(s, 200, "{turn}");
@@ -229,8 +234,10 @@ pub async fn demo(app: &TestApp) -> Value {
 async fn the_demo_scripts_complete_and_repeat_identically() {
     let app = TestApp::spawn().await;
     let pinned = demo(&app).await;
-    let turns = ["hi", "Ann", "about 7 today"];
+    let turns = ["Ann", "about 7 today"];
     let (first, last) = converse(&app, pinned.clone(), &turns).await;
+    assert!(first[0].starts_with("Hello! I am Planbase's demo assistant"), "{first:?}");
+    assert_eq!(first[1], "What should I call you?");
     assert_eq!(last["execution_status"].as_str(), Some("completed"), "{last}");
     let vars = &last["variables"];
     let v = |k: &str| vars["resolved"][k].as_str().or(vars[k].as_str()).map(str::to_string);
@@ -240,7 +247,8 @@ async fn the_demo_scripts_complete_and_repeat_identically() {
     assert_eq!(first, second, "the offline model is deterministic");
     let mut reflection = pinned.clone();
     reflection["metadata"] = json!({"script": "reflection.yaml"});
-    let (said, last) = converse(&app, reflection, &["hello", "tired", "a long week"]).await;
+    let (said, last) = converse(&app, reflection, &["tired", "a long week"]).await;
+    assert_eq!(said[0], "In one word, how are you feeling right now?");
     assert!(said.iter().any(|t| t.contains("What do you think is behind feeling tired?")), "use_skill ran: {said:?}");
     assert!(said.last().unwrap().contains("because a long week"), "output mapping: {said:?}");
     assert_eq!(last["execution_status"].as_str(), Some("completed"));
@@ -265,7 +273,8 @@ async fn every_fixture_script_takes_three_turns() {
         )
         .await;
         assert_eq!(s, 201, "{name}: {f}");
-        let (_, sess) = post(&app, "/api/v1/sessions", json!({"project_id": pid, "script_file_id": f["id"]})).await;
+        let (s, sess) = post(&app, "/api/v1/sessions", json!({"project_id": pid, "script_file_id": f["id"]})).await;
+        assert_eq!(s, 201, "{name}: a script the runtime refuses still makes a session: {sess}");
         let sid = sess["id"].as_str().unwrap();
         for turn in ["hello", "I am 30 and feeling low", "yes"] {
             let (s, b) = post(&app, &format!("/api/v1/sessions/{sid}/chat"), json!({"content": turn})).await;

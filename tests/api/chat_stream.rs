@@ -129,11 +129,14 @@ async fn text_reaches_the_client_while_the_model_is_still_writing() {
     assert_eq!(streamed_text(&chunks), "Hello from a slow model");
 }
 
-/// A script turn with two speaking actions streams two parts, each as its model call runs.
+/// A script turn with two speaking actions streams two parts, each as its model call runs:
+/// here the session's opening (greeting and question), which failed when the session was
+/// created and so runs with the first user turn.
 #[tokio::test]
 async fn each_speaking_action_streams_its_own_part() {
     let mock = Mock::start();
     let app = openai_app(&mock).await;
+    mock.push([Reply::Status(500), Reply::Status(500)]);
     let sid = crate::chat::scripted_session(&app).await;
     mock.push([Reply::pieces(&["Welcome", " here."], 10), Reply::pieces(&["How", " are", " you?"], 10)]);
     let r = app
@@ -149,6 +152,7 @@ async fn each_speaking_action_streams_its_own_part() {
     let steps = t.iter().filter(|t| *t == "start-step").count();
     assert_eq!((steps, t.iter().filter(|t| *t == "finish-step").count()), (2, 2), "{t:?}");
     let items = stored(&app, &sid).await;
+    assert_eq!(items[1]["id"], chunks[0]["messageId"]);
     let parts = items[1]["parts"].as_array().unwrap();
     assert_eq!((parts[0]["text"].as_str(), parts[2]["text"].as_str()), (Some("Welcome here."), Some("How are you?")));
     let by_part = |id: &str| -> String {

@@ -9,6 +9,7 @@ use crate::helpers::{assert_error_shape, TestApp};
 use crate::projects::{create_project, post, send};
 use crate::versions::VALID;
 
+mod opening;
 mod summary;
 
 pub async fn create_session(app: &TestApp, body: Value) -> Value {

@@ -1,8 +1,9 @@
 // The demo page (`GET /`) in a real browser: Debian's Chromium driven by playwright-core
 // (no browser download). Against a server started with `serve --demo`, it:
-//   - opens the page, selects the demo project, starts a session on intake.yaml;
-//   - sends two messages and waits for each streamed reply, checking that the reply is
-//     non-empty and arrived as several deltas (the bubble grew more than once);
+//   - opens the page, selects the demo project, starts a session on intake.yaml and sees the
+//     script's opening message (greeting and first question) without sending anything;
+//   - sends two messages (answers to the script's questions) and waits for each streamed
+//     reply, checking that the reply arrived as several deltas (the bubble grew more than once);
 //   - checks the variables and script position after the turns, the session in the session
 //     list, the history after a reload, the versions view and the task tree (which it seeds
 //     through the API, since the demo project has no plan);
@@ -168,41 +169,50 @@ try {
     sessionId = await current.getAttribute('data-id');
     check(!known.includes(sessionId), 'the open session is not a new one');
     await page.locator('#chat-input:not([disabled])').waitFor();
-    await page.locator('#chat-empty', { hasText: 'first message' }).waitFor();
   });
 
-  await step('chat: first message streams the opening and the first question', async () => {
-    const { replyText, grew, deltas } = await chat('Hello!');
-    check(replyText.includes('What should I call you?'), `reply: ${JSON.stringify(replyText)}`);
+  await step("the session opens with the script's greeting and first question", async () => {
+    const opening = page.locator(`${testid('message')}[data-role="assistant"]`).first();
+    await opening.filter({ hasText: 'What should I call you?' }).waitFor();
+    await opening.filter({ hasText: "Planbase's demo assistant" }).waitFor();
+    check((await page.locator(testid('message')).count()) === 1, 'the opening is the only message');
+    check((await page.locator('#chat-empty').count()) === 0, 'the empty-chat hint is still shown');
+    await page.locator('#state-position', { hasText: 'ask_name' }).waitFor();
+  });
+
+  await step('chat: the first message answers the question and streams the next one', async () => {
+    const { replyText, grew, deltas } = await chat('Ann');
+    check(replyText.includes('Nice to meet you, Ann'), `reply: ${JSON.stringify(replyText)}`);
     check(grew > 1, `the bubble grew ${grew} time(s)`);
     check(deltas > 1, `${deltas} text-delta chunk(s)`);
   });
 
-  await step('chat: second message is answered with the extracted name', async () => {
-    const { replyText, grew, deltas } = await chat('Ann');
-    check(replyText.includes('Nice to meet you, Ann'), `reply: ${JSON.stringify(replyText)}`);
+  await step('chat: second message completes the script', async () => {
+    const { replyText, grew, deltas } = await chat('about 7 today');
+    check(replyText.includes('You rated your day 7'), `reply: ${JSON.stringify(replyText)}`);
     check(grew > 1 && deltas > 1, `the bubble grew ${grew} time(s) over ${deltas} delta(s)`);
   });
 
   await step('session state and variables are shown after the turn', async () => {
     await page.locator('#variables dd[data-var="name"]', { hasText: 'Ann' }).waitFor();
-    await page.locator('#state-position', { hasText: 'ask_mood' }).waitFor();
-    await page.locator('#state-execution', { hasText: 'waiting_input' }).waitFor();
+    await page.locator('#variables dd[data-var="mood"]', { hasText: '7' }).waitFor();
+    await page.locator('#state-position', { hasText: 'Script completed' }).waitFor();
+    await page.locator('#state-execution', { hasText: 'completed' }).waitFor();
   });
 
   await step('the session is in the session list', async () => {
     const item = page.locator(`${testid('session-item')}[data-id="${sessionId}"]`);
-    await item.filter({ hasText: '4 msg' }).waitFor();
-    await item.filter({ hasText: 'Hello!' }).waitFor();
+    await item.filter({ hasText: '5 msg' }).waitFor();
+    await item.filter({ hasText: 'Ann' }).waitFor();
   });
 
   await step('history loads when the session is opened again', async () => {
     await page.reload();
     await page.locator('body[data-ready="true"]').waitFor();
     await page.locator(`${testid('session-item')}[data-id="${sessionId}"]`).click();
-    await page.locator(testid('message')).nth(3).waitFor();
+    await page.locator(testid('message')).nth(4).waitFor();
     const roles = await page.locator(testid('message')).evaluateAll((els) => els.map((e) => e.dataset.role));
-    check(roles.join() === 'user,assistant,user,assistant', `messages: ${roles}`);
+    check(roles.join() === 'assistant,user,assistant,user,assistant', `messages: ${roles}`);
     await page.locator(testid('messages'), { hasText: 'Nice to meet you, Ann' }).waitFor();
   });
 
@@ -265,8 +275,9 @@ try {
       await page.locator('body[data-ready="true"]').waitFor();
       await page.locator(`${testid('start-session')}[data-file="intake.yaml"]`).click();
       await page.locator('#chat-input:not([disabled])').waitFor();
-      const { replyText } = await chat('hi');
-      check(replyText.includes('What should I call you?'), `reply: ${JSON.stringify(replyText)}`);
+      await page.locator(testid('messages'), { hasText: 'What should I call you?' }).waitFor();
+      const { replyText } = await chat('Ann');
+      check(replyText.includes('Nice to meet you, Ann'), `reply: ${JSON.stringify(replyText)}`);
     });
   } else {
     console.log('  --  auth.mode = token (skipped: set PLANBASE_TOKEN_URL and PLANBASE_TOKEN)');

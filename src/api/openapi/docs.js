@@ -43,9 +43,12 @@
 
   function notes(s) {
     var n = [];
+    if (typeof s.pattern === "string" && s.pattern.indexOf("\\u3000") >= 0) n.push("not blank");
     if (s.enum) n.push("one of: " + s.enum.map(function (v) { return JSON.stringify(v); }).join(", "));
     ["minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "default", "pattern"].forEach(function (k) {
-      if (s[k] !== undefined && Math.abs(s[k]) !== 9223372036854775807) n.push(k + " " + JSON.stringify(s[k]));
+      if (s[k] === undefined || Math.abs(s[k]) === 9223372036854775807) return;
+      if (k === "pattern" && s[k].indexOf("\\u3000") >= 0) return;
+      n.push(k + " " + JSON.stringify(s[k]));
     });
     if (s.description) n.push(s.description);
     return n.join("; ");

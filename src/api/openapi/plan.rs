@@ -1,6 +1,6 @@
 //! Operations and schemas of the plan (tasks, dependencies, snapshots) and of jobs.
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::*;
 
@@ -45,7 +45,7 @@ fn task_ops() -> Vec<Op> {
             .ok(obj(&[("deleted", int())], &["deleted"]))
             .errs(&[404]),
         post("/api/v1/projects/{id}/tasks/{tid}/move", "moveTask", "Move a task (with its subtree)")
-            .body(obj(&[("parent_id", nullable(int())), ("position", nullable(int()))], &[]))
+            .body(obj(&[("parent_id", nullable(positive())), ("position", nullable(int()))], &[]))
             .ok(r("Task"))
             .errs(&[400, 404, 422]),
         get(deps, "listTaskDependencies", "The tasks this task depends on").ok(dep_list.clone()).errs(&[404]),
@@ -175,10 +175,10 @@ fn task_schemas(s: &mut Map<String, Value>) {
         obj(
             &[
                 ("name", name()),
-                ("parent_id", nullable(int())),
+                ("parent_id", nullable(positive())),
                 ("position", nullable(int())),
-                ("before", nullable(int())),
-                ("after", nullable(int())),
+                ("before", nullable(positive())),
+                ("after", nullable(positive())),
                 ("instruction", ns()),
                 ("metadata", any()),
                 ("status", nullable(one_of(&TASK_STATUSES))),
@@ -186,6 +186,9 @@ fn task_schemas(s: &mut Map<String, Value>) {
             &["name"],
         ),
     );
+    // `before` and `after` (non-null) together are 400.
+    let both = json!({"properties": {"before": {"type": "integer"}, "after": {"type": "integer"}}});
+    s["NewTask"]["not"] = with(both, "required", json!(["before", "after"]));
     s.insert(
         "TaskPatch".into(),
         obj(

@@ -159,7 +159,11 @@ fn file_input(create: bool) -> Value {
 fn file_name() -> Value {
     // No `/`, `\\` or NUL anywhere, and one character that is not white space.
     let other = "[^/\\\\\\u0000]*";
-    with(text(1, 255), "pattern", format!("^{other}{}{other}$", NOT_BLANK.replace("[^", "[^/\\\\\\u0000")))
+    with(
+        with(text(1, 255), "description", "Without `/`, `\\` or NUL"),
+        "pattern",
+        format!("^{other}{}{other}$", NOT_BLANK.replace("[^", "[^/\\\\\\u0000")),
+    )
 }
 
 pub fn schemas(s: &mut Map<String, Value>) {

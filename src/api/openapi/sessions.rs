@@ -249,6 +249,11 @@ fn session_schemas(s: &mut Map<String, Value>) {
             &[],
         ),
     );
+    // `version_id` and `script_file_id` need a `project_id`.
+    s["NewSession"]["anyOf"] = json!([
+        {"properties": {"project_id": {"type": "string"}}, "required": ["project_id"]},
+        {"properties": {"version_id": {"type": "null"}, "script_file_id": {"type": "null"}}},
+    ]);
     s.insert(
         "VariableRow".into(),
         shape(

@@ -2,8 +2,9 @@
 //
 // - Lists projects (GET /api/v1/projects) and sessions (GET /api/v1/sessions).
 // - Shows a project's files, versions and plan task tree.
-// - Starts a session on a session script (POST /api/v1/sessions) and chats with it through
-//   POST /api/v1/chat, the endpoint the AI SDK's DefaultChatTransport calls. The reply is
+// - Starts a session on a session script (POST /api/v1/sessions; the session opens with the
+//   script's own message, its first actions up to the first question) and chats with it
+//   through POST /api/v1/chat, the endpoint the AI SDK's DefaultChatTransport calls. The reply is
 //   the AI SDK UI message stream (server-sent events), parsed here by hand with fetch and a
 //   ReadableStream, so each text delta lands in the bubble as it is read.
 // - Shows every API error (`{"error": {"code", "message", ...}}`) in a banner.
@@ -587,7 +588,9 @@ function renderPosition(pos) {
   el.hidden = false;
   if (!pos.phaseId) {
     const scripted = state.session.script_file_id || state.session.version_id;
-    el.replaceChildren(h('span', { class: 'meta' }, scripted ? 'Script not started yet' : 'Free chat (no script)'));
+    // A finished script has no position left, only `completed`.
+    const label = pos.completed ? 'Script completed' : scripted ? 'Script not started yet' : 'Free chat (no script)';
+    el.replaceChildren(h('span', { class: 'meta' }, label));
     return;
   }
   const crumbs = [pos.phaseId, pos.topicId, pos.actionId].filter(Boolean);
@@ -632,15 +635,10 @@ function renderMessages({ keepScroll = false } = {}) {
     const older = { type: 'button', class: 'btn-link load-older', id: 'load-older', onclick: guard(loadOlder) };
     nodes.unshift(h('button', older, 'Load earlier messages'));
   }
+  // A scripted session opens with the script's own message; this shows only without one
+  // (no script, or the model failed at the start: the first message then runs the opening).
   if (!state.messages.length) {
-    const scripted = state.session?.script_file_id || state.session?.version_id;
-    nodes.push(
-      h(
-        'div',
-        { class: 'empty', id: 'chat-empty' },
-        scripted ? 'The script starts with your first message — say hello.' : 'No messages yet. Say something to start.',
-      ),
-    );
+    nodes.push(h('div', { class: 'empty', id: 'chat-empty' }, 'No messages yet. Say something to start.'));
   }
   box.replaceChildren(...nodes);
   box.scrollTop = keepScroll ? box.scrollHeight - fromBottom : box.scrollHeight;

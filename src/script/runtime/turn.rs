@@ -32,9 +32,9 @@ pub fn assistant_text(outputs: &[Output]) -> String {
 }
 
 /// DESIGN.md §4's position object for the session script's frame (a nested skill shows as
-/// `skill`).
+/// `skill`). A finished script has no frame left: only `completed` remains to say.
 pub fn position(script: &Script, st: &EngineState) -> Value {
-    let Some(f) = st.frames.first() else { return json!({}) };
+    let Some(f) = st.frames.first() else { return json!({"completed": st.completed}) };
     let phase = script.phases.get(f.phase);
     let topic = phase.and_then(|p| p.topics.get(f.topic));
     let action = topic.and_then(|t| t.actions.get(f.action));
@@ -51,6 +51,16 @@ pub fn position(script: &Script, st: &EngineState) -> Value {
         "skill": st.frames.last().and_then(|f| f.skill.clone()),
         "completed": st.completed,
     })
+}
+
+/// The position as clients see it: the engine's internals (`position.engine`, the frame
+/// stack and variables the next turn resumes from) stay in the shard.
+pub fn client_position(p: &Value) -> Value {
+    let mut p = p.clone();
+    if let Some(o) = p.as_object_mut() {
+        o.remove("engine");
+    }
+    p
 }
 
 /// `completed` once the script is done, else `waiting_input` (a step always ends waiting).
@@ -83,5 +93,12 @@ mod tests {
         let types: Vec<&str> = parts.iter().map(|p| p["type"].as_str().unwrap()).collect();
         assert_eq!(types, ["text", "step-start", "text"]);
         assert_eq!(assistant_text(&out), "one\n\ntwo");
+    }
+
+    #[test]
+    fn clients_never_see_the_engine_state() {
+        let p = json!({"phaseId": "p", "actionId": "a", "engine": {"frames": [], "completed": false}});
+        assert_eq!(client_position(&p), json!({"phaseId": "p", "actionId": "a"}));
+        assert_eq!(client_position(&json!({})), json!({}));
     }
 }

@@ -58,7 +58,8 @@ pub(super) fn load(c: &Connection) -> AppResult<Loaded> {
 
 /// The last finished turn, completed or failed.
 pub(super) struct LastTurn {
-    pub user: Message,
+    /// None: the session's opening, which no user message started.
+    pub user: Option<Message>,
     /// A completed turn's assistant message; for a failed turn, the one it was replacing.
     pub assistant: Option<String>,
     pub before: Value,
@@ -66,7 +67,7 @@ pub(super) struct LastTurn {
 }
 
 pub(super) fn last_turn(c: &Connection) -> AppResult<Option<LastTurn>> {
-    let row: Option<(String, Option<String>, String, String)> = c
+    let row: Option<(Option<String>, Option<String>, String, String)> = c
         .query_row(
             "SELECT user_message_id, assistant_message_id, state_before, status FROM turns
              WHERE status IN ('completed', 'failed') ORDER BY id DESC LIMIT 1",
@@ -75,9 +76,27 @@ pub(super) fn last_turn(c: &Connection) -> AppResult<Option<LastTurn>> {
         )
         .optional()?;
     let Some((uid, assistant, before, status)) = row else { return Ok(None) };
-    let Some(user) = store::get_message(c, &uid)? else { return Ok(None) };
+    let user = match uid {
+        Some(id) => match store::get_message(c, &id)? {
+            Some(m) => Some(m),
+            None => return Ok(None),
+        },
+        None => None,
+    };
     let before = serde_json::from_str(&before).unwrap_or(Value::Null);
     Ok(Some(LastTurn { user, assistant, before, failed: status == "failed" }))
+}
+
+/// Whether the session's opening is due: it has a script that loads and has not started
+/// (no engine state, no turn at all). A script that does not load is refused by the first
+/// user turn instead, with its error.
+pub(super) fn opening_due(c: &Connection, loaded: &Loaded, limits: &Limits) -> AppResult<bool> {
+    let Some(snapshot) = &loaded.snapshot else { return Ok(false) };
+    let any_turn: bool = c.query_row("SELECT EXISTS (SELECT 1 FROM turns)", [], |r| r.get(0))?;
+    if any_turn || loaded.position.get("engine").is_some() {
+        return Ok(false);
+    }
+    Ok(matches!(program(snapshot, loaded.script_name.as_deref(), limits), Ok(Some(_))))
 }
 
 /// The session script, its techniques and the project's global variables, from the pinned

@@ -34,10 +34,11 @@ pub(super) enum Failure {
     Failed { error: AppError, runs: Vec<RunRecord> },
 }
 
-/// Runs the turn. With a sink, spoken text streams to it as the model produces it.
+/// Runs the turn; `user_text` None is the session's opening. With a sink, spoken text
+/// streams to it as the model produces it.
 pub(super) fn think(
     loaded: &Loaded,
-    user_text: &str,
+    user_text: Option<&str>,
     provider: Arc<dyn LlmProvider>,
     limits: &Limits,
     sink: Option<Sink>,
@@ -70,26 +71,35 @@ fn scripted(
     loaded: &Loaded,
     prog: &Program,
     engine_state: Option<EngineState>,
-    user_text: &str,
+    user_text: Option<&str>,
     model: &LlmModel,
     log: &RunLog,
 ) -> AppResult<Thought> {
     let skills = |n: &str| prog.techniques.iter().find(|t| t.id == n).cloned();
     let ctx = Ctx { script: &prog.script, skills: &skills, model, trace: log };
     let (st, mut out) = match engine_state {
-        Some(st) => engine::input(&ctx, st, user_text)?,
-        // The first turn starts the script: its opening message (often a greeting) is
-        // answered by the script's first actions, up to the first that needs input.
+        Some(st) => engine::input(&ctx, st, user_text.unwrap_or_default())?,
+        // Not started: the opening runs first (at session create, or here when it could not
+        // run then), and a user's text then answers the action it waits at.
         None => {
             let mut vars: VarStore = serde_json::from_value(loaded.variable_store.clone()).unwrap_or_default();
             vars.global.extend(prog.globals.clone());
-            engine::start(&ctx, vars)?
+            let (st, mut out) = engine::start(&ctx, vars)?;
+            let Some(text) = user_text else { return thought(prog, st, out) };
+            let (st, more) = engine::input(&ctx, st, text)?;
+            out.extend(more);
+            (st, out)
         }
     };
     if out.iter().all(|o| !matches!(o, Output::Say { .. })) && st.completed {
         // The script ended without a word for this turn: answer freely rather than say nothing.
         out.extend(free_chat(loaded, user_text, model, log)?.sets);
     }
+    thought(prog, st, out)
+}
+
+/// What a script step stored and answers; the engine state rides in `position.engine`.
+fn thought(prog: &Program, st: EngineState, out: Vec<Output>) -> AppResult<Thought> {
     let mut position = turn::position(&prog.script, &st);
     position["engine"] = serde_json::to_value(&st).map_err(AppError::internal)?;
     Ok(Thought {
@@ -104,12 +114,12 @@ fn scripted(
     })
 }
 
-/// A reply over the history, recorded as a run of type `chat`.
-fn free_chat(loaded: &Loaded, user_text: &str, model: &LlmModel, log: &RunLog) -> AppResult<Thought> {
+/// A reply over the history (and the user's text, if any), recorded as a run of type `chat`.
+fn free_chat(loaded: &Loaded, user_text: Option<&str>, model: &LlmModel, log: &RunLog) -> AppResult<Thought> {
     let mut messages = vec![ChatMessage::new("system", "You are a helpful assistant.")];
     let said = loaded.history.iter().map(|(_, m)| m).filter(|m| m.role == "user" || m.role == "assistant");
     messages.extend(said.cloned());
-    messages.push(ChatMessage::new("user", user_text));
+    messages.extend(user_text.map(|t| ChatMessage::new("user", t)));
     log.begin_named("chat", "chat", json!({}));
     let out = match model.chat("chat", messages) {
         Ok(r) => vec![Output::Say { action_id: "chat".into(), text: r.text }],

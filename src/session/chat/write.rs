@@ -1,6 +1,7 @@
 //! A turn's one transaction on the session shard: the user message, exactly one assistant
 //! message, the variable history, the state, the `turns` row and the action runs — or, for a
 //! failed turn, the user message, a failed `turns` row and the runs with their error.
+//! The session's opening is a turn without a user message (`turns.user_message_id` NULL).
 //!
 //! Both run on the shard's writer and may run more than once (a failed group commit is
 //! retried): they only touch the connection.
@@ -20,7 +21,8 @@ use crate::script::runtime::runs::RunRecord;
 pub(super) struct Plan {
     /// `state.updated_at` when the turn read the state: the write checks it is still current.
     pub expect: String,
-    pub user: Message,
+    /// None: the session's opening, which answers no user message.
+    pub user: Option<Message>,
     /// Insert the user message (false: it is stored already — a regeneration or a retry).
     pub user_is_new: bool,
     /// The assistant message this turn replaces (regeneration).
@@ -46,23 +48,32 @@ pub(super) fn new_message(id: String, role: &str, parts: Vec<Value>, metadata: O
     }
 }
 
+/// What a turn wrote: the user message, the assistant message, the session's new auto title.
+pub(super) type Written = (Option<Message>, Option<Message>, Option<String>);
+
+/// The text the turn answers (empty for the opening).
+fn user_text(plan: &Plan) -> &str {
+    plan.user.as_ref().map_or("", |u| u.content.as_str())
+}
+
 /// The user message of the turn, inserted when it is new; with the session's auto title
 /// when that changed.
-fn user_row(c: &Connection, plan: &Plan) -> AppResult<(Message, Option<String>)> {
-    let mut u = plan.user.clone();
+fn user_row(c: &Connection, plan: &Plan) -> AppResult<(Option<Message>, Option<String>)> {
+    let Some(mut u) = plan.user.clone() else { return Ok((None, None)) };
     if !plan.user_is_new {
-        return Ok((u, None));
+        return Ok((Some(u), None));
     }
     if store::get_message(c, &u.id)?.is_some() {
         return Err(AppError::conflict(format!("a message with id {:?} already exists in this session", u.id)));
     }
     u.seq = store::insert_message(c, &u)?;
     let title = if u.content.trim().is_empty() { None } else { store::set_auto_title(c, &u.content)? };
-    Ok((u, title))
+    Ok((Some(u), title))
 }
 
-/// A completed turn: `(user message, assistant message, new title)`.
-pub(super) fn turn(c: &Connection, plan: &Plan, th: &Thought) -> AppResult<(Message, Message, Option<String>)> {
+/// A completed turn. The assistant message is always there for a user turn; an opening whose
+/// actions are all silent (ai_think only) leaves no empty message behind.
+pub(super) fn turn(c: &Connection, plan: &Plan, th: &Thought) -> AppResult<Written> {
     let current: String = c.query_row("SELECT updated_at FROM state WHERE id = 1", [], |r| r.get(0))?;
     if current != plan.expect {
         return Err(AppError::conflict("another turn of this session finished first; retry").retryable());
@@ -72,15 +83,21 @@ pub(super) fn turn(c: &Connection, plan: &Plan, th: &Thought) -> AppResult<(Mess
     if let Some(old) = &plan.replace {
         c.execute("DELETE FROM messages WHERE id = ?1", [old])?;
     }
-    let mut a = new_message(plan.assistant_id.clone(), "assistant", th.parts.clone(), None, &now);
-    a.seq = store::insert_message(c, &a)?;
-    variables(c, u.seq, &th.sets, &now)?;
+    let a = if u.is_none() && th.parts.is_empty() {
+        None
+    } else {
+        let mut a = new_message(plan.assistant_id.clone(), "assistant", th.parts.clone(), None, &now);
+        a.seq = store::insert_message(c, &a)?;
+        Some(a)
+    };
+    // Variables hang off the message that caused them: the user's, or the opening's.
+    variables(c, u.as_ref().or(a.as_ref()).map(|m| m.seq), &th.sets, &now)?;
     c.prepare_cached(
         "UPDATE state SET execution_status = ?1, position = ?2, variable_store = ?3, updated_at = ?4 WHERE id = 1",
     )?
     .execute(params![th.execution_status, th.position.to_string(), th.vars.to_string(), now])?;
-    let turn_id = turn_row(c, plan, Some(&a.id), "completed", None, &now)?;
-    action_runs::insert_for_turn(c, turn_id, &u.content, &th.runs)?;
+    let turn_id = turn_row(c, plan, a.as_ref().map(|m| m.id.as_str()), "completed", None, &now)?;
+    action_runs::insert_for_turn(c, turn_id, user_text(plan), &th.runs)?;
     Ok((u, a, title))
 }
 
@@ -93,10 +110,13 @@ pub(super) fn failed(
     runs: &[RunRecord],
 ) -> AppResult<(Option<Message>, Option<String>)> {
     let now = crate::clock::now();
-    let fresh = plan.user_is_new && store::get_message(c, &plan.user.id)?.is_none();
-    let (user, title) = if fresh { user_row(c, plan).map(|(u, t)| (Some(u), t))? } else { (None, None) };
+    let fresh = match &plan.user {
+        Some(u) if plan.user_is_new => store::get_message(c, &u.id)?.is_none(),
+        _ => false,
+    };
+    let (user, title) = if fresh { user_row(c, plan)? } else { (None, None) };
     let turn_id = turn_row(c, plan, plan.replace.as_deref(), "failed", Some(error), &now)?;
-    action_runs::insert_for_turn(c, turn_id, &plan.user.content, runs)?;
+    action_runs::insert_for_turn(c, turn_id, user_text(plan), runs)?;
     Ok((user, title))
 }
 
@@ -113,7 +133,7 @@ fn turn_row(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
-        plan.user.id,
+        plan.user.as_ref().map(|u| &u.id),
         assistant,
         plan.before.to_string(),
         status,
@@ -124,7 +144,7 @@ fn turn_row(
     Ok(c.last_insert_rowid())
 }
 
-fn variables(c: &Connection, seq: i64, sets: &[Output], now: &str) -> AppResult<()> {
+fn variables(c: &Connection, seq: Option<i64>, sets: &[Output], now: &str) -> AppResult<()> {
     let mut stmt = c.prepare_cached(
         "INSERT INTO variable_history(message_seq, name, value, scope, value_type, source, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
