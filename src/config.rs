@@ -197,6 +197,9 @@ pub struct MaintenanceConfig {
     pub trash_retention_days: u32,
     /// How often the scheduled maintenance run happens (`off` to run it only on request).
     pub interval: Interval,
+    /// How often closed shards' WALs are checkpointed and removed (`off` leaves them to
+    /// maintenance and to the shards' next writes).
+    pub wal_sweep_interval: Interval,
     /// VACUUM idle shards with a quarter or more of their pages free during maintenance.
     pub vacuum_idle_shards: bool,
     pub backup_interval: Interval,
@@ -210,6 +213,7 @@ impl Default for MaintenanceConfig {
             log_retention_days: 30,
             trash_retention_days: 30,
             interval: Interval(Some(86_400)),
+            wal_sweep_interval: Interval(Some(300)),
             vacuum_idle_shards: false,
             backup_interval: Interval(None),
             backup_keep: 7,

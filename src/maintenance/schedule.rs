@@ -1,6 +1,7 @@
 //! The schedule: a backup when the newest complete backup is older than
-//! `maintenance.backup_interval`, and a maintenance run when the last one is older than
-//! `maintenance.interval`.
+//! `maintenance.backup_interval`, a maintenance run when the last one is older than
+//! `maintenance.interval`, and every `maintenance.wal_sweep_interval` the idle-shard sweep
+//! (checkpoint and remove the WAL that closed shards keep, see `storage::handle`).
 //!
 //! Both clocks survive restarts: the backup clock is the newest complete backup's
 //! `created_at` (a manual backup counts), the maintenance clock is `last_maintenance_at` in
@@ -26,6 +27,7 @@ pub fn spawn(state: SharedState) {
     let cfg = state.config.maintenance.clone();
     let Some(tick) = tick_period(&cfg) else { return };
     tokio::spawn(async move {
+        let mut last_sweep = std::time::Instant::now();
         let mut timer = tokio::time::interval(tick);
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -37,13 +39,27 @@ pub fn spawn(state: SharedState) {
             if let Err(e) = tick_once(&state, &cfg).await {
                 tracing::warn!(cause = %e.operator_message(), "scheduled maintenance step failed");
             }
+            if cfg.wal_sweep_interval.0.is_some_and(|every| last_sweep.elapsed().as_secs() >= every) {
+                last_sweep = std::time::Instant::now();
+                sweep(&state).await;
+            }
         }
     });
 }
 
-/// A quarter of the shortest interval, between 1 s and 60 s; None when both are off.
+/// Checkpoints the WAL of shards that are closed and removes it (with its -shm).
+async fn sweep(state: &SharedState) {
+    let pragmas = Pragmas::from_config(&state.config.storage);
+    match super::compact::idle_shards(&state.storage, &pragmas, false).await {
+        Ok(c) if c.checkpointed > 0 => tracing::debug!(shards = c.checkpointed, "idle WALs checkpointed"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(cause = %e.operator_message(), "idle WAL sweep failed"),
+    }
+}
+
+/// A quarter of the shortest interval, between 1 s and 60 s; None when all are off.
 fn tick_period(cfg: &MaintenanceConfig) -> Option<Duration> {
-    let shortest = [cfg.backup_interval.0, cfg.interval.0].into_iter().flatten().min()?;
+    let shortest = [cfg.backup_interval.0, cfg.interval.0, cfg.wal_sweep_interval.0].into_iter().flatten().min()?;
     Some(Duration::from_secs((shortest / 4).clamp(1, 60)))
 }
 
@@ -124,7 +140,8 @@ mod tests {
 
     #[test]
     fn ticks_follow_the_shortest_interval_within_bounds() {
-        let mut cfg = MaintenanceConfig { interval: Interval(None), ..Default::default() };
+        let mut cfg =
+            MaintenanceConfig { interval: Interval(None), wal_sweep_interval: Interval(None), ..Default::default() };
         assert_eq!(tick_period(&cfg), None);
         cfg.backup_interval = Interval(Some(2));
         assert_eq!(tick_period(&cfg), Some(Duration::from_secs(1)));

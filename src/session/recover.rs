@@ -96,11 +96,12 @@ pub fn apply(
     Ok(SessionReindexReport { sessions: m.rows.len(), adopted: m.adopted, removed: m.removed, failed })
 }
 
-/// Whether a shard may hold appends the registry never saw: it has a -wal file, or it was
-/// modified after the last flush (or there never was one).
+/// Whether a shard may hold appends the registry never saw: its -wal holds frames (closed
+/// shards keep their WAL until the idle sweep), or it was modified after the last flush (or
+/// there never was one).
 fn touched_since(db: &Path, last_flush_at: Option<&str>) -> bool {
     let wal = format!("{}-wal", db.display());
-    if Path::new(&wal).exists() {
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
         return true;
     }
     let Some(last) = last_flush_at else { return true };

@@ -8,7 +8,15 @@
 //! Lifecycle: created by the manager's single-flight open, shared as `Arc<ShardHandle>`;
 //! every read, queued write and in-flight closure holds a clone, and the manager evicts a
 //! handle only when its map holds the last one. Dropping the last clone closes every
-//! connection (the closer thread runs a passive checkpoint first).
+//! connection.
+//!
+//! Closing does not checkpoint (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`): a checkpoint costs two
+//! or three fsyncs, and the disk serialises them (~2,000/s here), so an LRU that evicts a
+//! shard per cold write was capped at ~500 writes/s by its closes. The WAL simply stays with
+//! the file (as durable as any committed write under `synchronous`), beside its `-shm`; the
+//! next open reads it back, the shard's next writes checkpoint it as usual, and the idle
+//! sweep (`maintenance::compact`) checkpoints and removes it once the shard stays closed.
+//! Explicit checkpoints (shutdown, delete, quarantine) still run before a close.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,13 +74,13 @@ impl ShardHandle {
         live: Arc<AtomicUsize>,
     ) -> AppResult<ShardHandle> {
         let kind = file_kind(key.0);
-        let first = connection::open(&path, kind, &pragmas, Mode::Reader).map_err(|e| shard_not_found(key.0, e))?;
+        let first = open_conn(&path, kind, &pragmas, Mode::Reader).map_err(|e| shard_not_found(key.0, e))?;
         let current = super::migrate::inspect(&first)?.user_version == kind.latest();
         let (writer, pool) = if current {
             (None, ReaderPool { idle: vec![first], opened: 1 })
         } else {
             drop(first);
-            let w = connection::open(&path, kind, &pragmas, Mode::Existing)?;
+            let w = open_conn(&path, kind, &pragmas, Mode::Existing)?;
             (Some(w), ReaderPool { idle: Vec::new(), opened: 0 })
         };
         live.fetch_add(1, Ordering::Relaxed);
@@ -101,7 +109,7 @@ impl ShardHandle {
             if pool.opened < self.max_readers {
                 pool.opened += 1;
                 drop(pool);
-                return match connection::open(&self.path, file_kind(self.key.0), &self.pragmas, Mode::Reader) {
+                return match open_conn(&self.path, file_kind(self.key.0), &self.pragmas, Mode::Reader) {
                     Ok(conn) => Ok(ReaderGuard { handle: self, conn: Some(conn) }),
                     Err(e) => {
                         self.readers.lock().opened -= 1;
@@ -125,7 +133,7 @@ impl ShardHandle {
     pub(super) fn ensure_writer(&self) -> AppResult<()> {
         let mut w = self.writer.lock();
         if w.is_none() {
-            *w = Some(connection::open(&self.path, file_kind(self.key.0), &self.pragmas, Mode::Existing)?);
+            *w = Some(open_conn(&self.path, file_kind(self.key.0), &self.pragmas, Mode::Existing)?);
             self.writer_open.store(true, Ordering::Release);
         }
         Ok(())
@@ -145,6 +153,14 @@ impl Drop for ShardHandle {
     fn drop(&mut self) {
         self.live.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// A shard connection: [`connection::open`], and no checkpoint when it closes (see the
+/// module comment).
+fn open_conn(path: &std::path::Path, kind: FileKind, pragmas: &Pragmas, mode: Mode) -> AppResult<Connection> {
+    let conn = connection::open(path, kind, pragmas, mode)?;
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+    Ok(conn)
 }
 
 fn shard_not_found(kind: ShardKind, e: AppError) -> AppError {

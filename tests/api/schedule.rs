@@ -108,3 +108,38 @@ async fn maintenance_vacuums_idle_shards_with_free_space() {
     let (s, p) = app.get(&format!("/api/v1/projects/{pid}")).await;
     assert_eq!((s, p["name"].as_str()), (200, Some("bulky")), "the project still reads after the VACUUM");
 }
+
+/// An evicted shard keeps its WAL (closing skips the checkpoint and its fsyncs); the sweep
+/// checkpoints it and removes `-wal`/`-shm`, and nothing written is lost either way.
+#[tokio::test]
+async fn evicted_shards_keep_their_wal_until_the_sweep() {
+    let app = TestApp::spawn_with(
+        |c| {
+            c.storage.max_open_shards = 2;
+            c.maintenance.wal_sweep_interval = Interval(None);
+        },
+        Router::new(),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (_, s) = crate::projects::post(&app, "/api/v1/sessions", serde_json::json!({})).await;
+        let sid = s["id"].as_str().unwrap().to_string();
+        let m = serde_json::json!({"role": "user", "parts": [{"type": "text", "text": format!("kept {i}")}]});
+        assert_eq!(crate::projects::post(&app, &format!("/api/v1/sessions/{sid}/messages"), m).await.0, 201);
+        ids.push(sid);
+    }
+    let wal = |sid: &str| app.root.join(format!("sessions/session_{sid}.sqlite-wal"));
+    let first = uuid::Uuid::parse_str(&ids[0]).unwrap();
+    assert!(!app.state.storage.shards.is_open(planbase::storage::ShardKind::Session, first), "evicted");
+    assert!(std::fs::metadata(wal(&ids[0])).unwrap().len() > 0, "the evicted shard's WAL was not checkpointed");
+    let pragmas = planbase::storage::connection::Pragmas::from_config(&app.state.config.storage);
+    let swept = planbase::maintenance::compact::idle_shards(&app.state.storage, &pragmas, false).await.unwrap();
+    assert!(swept.checkpointed >= 1, "{swept:?}");
+    assert!(!wal(&ids[0]).exists(), "the sweep removed the WAL of the closed shard");
+    for (i, sid) in ids.iter().enumerate() {
+        let (s, page) = app.get(&format!("/api/v1/sessions/{sid}/messages")).await;
+        assert_eq!(s, 200);
+        assert_eq!(page["items"][0]["parts"][0]["text"], format!("kept {i}"));
+    }
+}

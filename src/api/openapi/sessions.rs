@@ -33,9 +33,12 @@ fn session_ops() -> Vec<Op> {
             .ok(list(r("Session")))
             .errs(&[400]),
         post("/api/v1/sessions", "createSession", "Create a session")
-            .describe("With a user token, `user_id` is the token's user.")
+            .describe(
+                "With a user token, `user_id` is the token's user. A session with a script runs its \
+                       opening first and answers its assistant message as `opening_message`.",
+            )
             .body(r("NewSession"))
-            .created(r("Session"))
+            .created(r("CreatedSession"))
             .errs(&[400, 404]),
         get(s, "getSession", "Get a session with its state").ok(r("SessionView")).errs(&[404]),
         patch(s, "patchSession", "Rename a session or change its status or metadata")
@@ -232,6 +235,7 @@ fn session_schemas(s: &mut Map<String, Value>) {
     s.insert("Session".into(), shape(SESSION));
     let view = format!("{SESSION}, version_id: string?, script_file_id: string?, state: SessionState");
     s.insert("SessionView".into(), shape(&view));
+    s.insert("CreatedSession".into(), shape(&format!("{SESSION}, opening_message: Message?")));
     s.insert("SessionState".into(), shape("status: string, execution_status: string, position: any, variables: any"));
     let ns = || nullable(string());
     s.insert(
@@ -290,7 +294,7 @@ fn message_schemas(s: &mut Map<String, Value>) {
     s.insert(
         "ChatTurn".into(),
         shape(
-            "messages: [Message], user_message: Message, status: string, \
+            "messages: [Message], user_message: Message?, status: string, \
         execution_status: string, position: any, variables: any, debug~: any",
         ),
     );
@@ -313,7 +317,8 @@ fn message_schemas(s: &mut Map<String, Value>) {
         shape(
             "id: string, user_message: string?, mode: string?, \
         status: pending|running|completed|failed, context: any, history: any, structured: any, result: any, \
-        errors: any, created_at: string, started_at: string?, finished_at: string?",
+        errors: any, created_at: string, started_at: string?, finished_at: string?, turn_id: int?, \
+        action_id: string?, action_type: string?",
         ),
     );
 }
