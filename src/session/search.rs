@@ -16,11 +16,7 @@ use crate::storage::Storage;
 /// Deepest result reachable by paging: bm25 ordering re-ranks every match per page.
 pub const MAX_OFFSET: usize = 1000;
 
-/// `foo "bar` → `"foo" """bar"`; None when there is no term.
-pub fn fts_query(q: &str) -> Option<String> {
-    let terms: Vec<String> = q.split_whitespace().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect();
-    (!terms.is_empty()).then(|| terms.join(" "))
-}
+pub use crate::search::fts_query;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Hit {

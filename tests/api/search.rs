@@ -97,3 +97,29 @@ async fn an_unclean_stop_is_caught_up_from_the_shards() {
     assert_eq!(hits(&again, "wombat", 3).await.len(), 3);
     assert_eq!(hits(&again, "first", 1).await.len(), 1, "nothing indexed twice");
 }
+
+/// A NUL (or any control character) in a query is a term separator, not an FTS5 syntax
+/// error: found by schemathesis as a 500 on every full-text search route.
+#[tokio::test]
+async fn control_characters_in_queries_are_answered() {
+    let app = TestApp::spawn().await;
+    let sid = session(&app, json!({})).await;
+    say(&app, &sid, "zebra crossing at noon").await;
+    let memory = json!({"content": "zebra memory"});
+    assert_eq!(post(&app, &format!("/api/v1/sessions/{sid}/memories"), memory).await.0, 201);
+    for path in ["/api/v1/search?q=%00".to_string(), format!("/api/v1/sessions/{sid}/search?q=%00")] {
+        let (s, body) = app.get(&path).await;
+        assert!(s == 200 || s == 400, "nothing but a NUL is no word, not an error: {s} {body}");
+    }
+    for q in ["zebra%00crossing", "zebra%01", "%00zebra"] {
+        let (s, body) = app.get(&format!("/api/v1/search?q={q}")).await;
+        assert_eq!(s, 200, "{q}: {body}");
+        let (s, body) = app.get(&format!("/api/v1/sessions/{sid}/search?q={q}")).await;
+        assert_eq!(s, 200, "{q}: {body}");
+    }
+    let (s, found) = app.get(&format!("/api/v1/sessions/{sid}/search?q=zebra%00crossing")).await;
+    assert_eq!((s, found["items"].as_array().map(Vec::len)), (200, Some(1)), "{found}");
+    let body = json!({"query": "zebra\u{0}memory", "mode": "text"});
+    let (s, hits) = post(&app, &format!("/api/v1/sessions/{sid}/memories/search"), body).await;
+    assert_eq!(s, 200, "{hits}");
+}

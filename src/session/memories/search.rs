@@ -50,11 +50,8 @@ impl Plan {
 /// unbalanced quote are searched for as text. Terms with no letter or digit are dropped
 /// because they tokenize to nothing. None when no term is left.
 pub fn fts_expr(query: &str) -> Option<String> {
-    let terms: Vec<String> = query
-        .split_whitespace()
-        .filter(|t| t.chars().any(char::is_alphanumeric))
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
-        .collect();
+    let terms: Vec<String> =
+        crate::search::query::fts_terms(query).filter(|t| t.chars().any(char::is_alphanumeric)).collect();
     (!terms.is_empty()).then(|| terms.join(" OR "))
 }
 
