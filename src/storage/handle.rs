@@ -1,8 +1,8 @@
 //! An open shard: one writer connection plus a few readers, all opened lazily.
 //!
-//! Opening a handle opens one connection: a reader when the file is up to date (most
-//! first touches are reads, and a connection costs ~0.1 MB of RSS), the writer when it
-//! needs a migration. The writer opens on the first write, on the caller's blocking thread,
+//! Opening a handle opens one connection: the writer when the first touch is a write, else
+//! a reader when the file is up to date (a connection costs ~0.1 MB of RSS and a schema
+//! parse), the writer when it needs a migration. The writer opens on the first write, on the caller's blocking thread,
 //! never on a writer thread.
 //!
 //! Lifecycle: created by the manager's single-flight open, shared as `Arc<ShardHandle>`;
@@ -63,8 +63,8 @@ pub struct ShardHandle {
 }
 
 impl ShardHandle {
-    /// Opens an existing shard file (migrating it when it is older). Blocking: call off
-    /// the runtime.
+    /// Opens an existing shard file (migrating it when it is older). `want_writer` opens
+    /// the writer connection instead of a first reader. Blocking: call off the runtime.
     pub(super) fn open(
         key: ShardKey,
         path: PathBuf,
@@ -72,16 +72,14 @@ impl ShardHandle {
         max_readers: usize,
         writer_slot: usize,
         live: Arc<AtomicUsize>,
+        want_writer: bool,
     ) -> AppResult<ShardHandle> {
         let kind = file_kind(key.0);
-        let first = open_conn(&path, kind, &pragmas, Mode::Reader).map_err(|e| shard_not_found(key.0, e))?;
-        let current = super::migrate::inspect(&first)?.user_version == kind.latest();
-        let (writer, pool) = if current {
-            (None, ReaderPool { idle: vec![first], opened: 1 })
-        } else {
-            drop(first);
-            let w = open_conn(&path, kind, &pragmas, Mode::Existing)?;
+        let (writer, pool) = if want_writer {
+            let w = open_conn(&path, kind, &pragmas, Mode::Existing).map_err(|e| shard_not_found(key.0, e))?;
             (Some(w), ReaderPool { idle: Vec::new(), opened: 0 })
+        } else {
+            Self::first_connection(&path, key.0, &pragmas)?
         };
         live.fetch_add(1, Ordering::Relaxed);
         Ok(ShardHandle {
@@ -96,6 +94,21 @@ impl ShardHandle {
             writer_slot,
             live,
         })
+    }
+
+    /// A first reader when the file is up to date, else the writer (which migrates it).
+    fn first_connection(
+        path: &std::path::Path,
+        kind: ShardKind,
+        pragmas: &Pragmas,
+    ) -> AppResult<(Option<Connection>, ReaderPool)> {
+        let fk = file_kind(kind);
+        let first = open_conn(path, fk, pragmas, Mode::Reader).map_err(|e| shard_not_found(kind, e))?;
+        if super::migrate::inspect(&first)?.user_version == fk.latest() {
+            return Ok((None, ReaderPool { idle: vec![first], opened: 1 }));
+        }
+        drop(first);
+        Ok((Some(open_conn(path, fk, pragmas, Mode::Existing)?), ReaderPool { idle: Vec::new(), opened: 0 }))
     }
 
     /// Borrows a reader connection, opening one if fewer than `max_readers` exist, else

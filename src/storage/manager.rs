@@ -174,7 +174,7 @@ impl ShardManager {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let handle = me.handle_blocking((kind, id))?;
+            let handle = me.handle_blocking((kind, id), false)?;
             let conn = handle.reader()?;
             f(&conn)
         })
@@ -200,7 +200,7 @@ impl ShardManager {
         T: Send + 'static,
         F: Fn(&Connection) -> AppResult<T> + Send + 'static,
     {
-        let handle = self.handle((kind, id)).await?;
+        let handle = self.handle((kind, id), true).await?;
         if !handle.has_writer() {
             let h = handle.clone();
             tokio::task::spawn_blocking(move || h.ensure_writer()).await.map_err(AppError::internal)??;
@@ -268,16 +268,18 @@ impl ShardManager {
 
     /// Async handle lookup: the fast path only takes the map lock; a miss opens the file on
     /// the blocking pool.
-    async fn handle(&self, key: ShardKey) -> AppResult<Arc<ShardHandle>> {
+    /// `for_write`: a cold open goes straight to the writer connection (one open and schema
+    /// parse instead of a reader's and then the writer's).
+    async fn handle(&self, key: ShardKey, for_write: bool) -> AppResult<Arc<ShardHandle>> {
         if let Some(Slot::Open(h)) = self.inner.lru.lock().get(&key) {
             return Ok(h.clone());
         }
         let me = self.clone();
-        tokio::task::spawn_blocking(move || me.handle_blocking(key)).await.map_err(AppError::internal)?
+        tokio::task::spawn_blocking(move || me.handle_blocking(key, for_write)).await.map_err(AppError::internal)?
     }
 
     /// Returns the open handle, opening the file once if needed (single-flight).
-    fn handle_blocking(&self, key: ShardKey) -> AppResult<Arc<ShardHandle>> {
+    fn handle_blocking(&self, key: ShardKey, for_write: bool) -> AppResult<Arc<ShardHandle>> {
         let mut lru = self.inner.lru.lock();
         match lru.get(&key) {
             Some(Slot::Open(h)) => return Ok(h.clone()),
@@ -294,7 +296,7 @@ impl ShardManager {
         drop(lru);
         self.close_evicted(victims);
 
-        let result = self.open_handle(key);
+        let result = self.open_handle(key, for_write);
         let mut lru = self.inner.lru.lock();
         match &result {
             Ok(h) => lru.insert(key, Slot::Open(h.clone())),
@@ -308,11 +310,12 @@ impl ShardManager {
         result
     }
 
-    fn open_handle(&self, key: ShardKey) -> AppResult<Arc<ShardHandle>> {
+    fn open_handle(&self, key: ShardKey, for_write: bool) -> AppResult<Arc<ShardHandle>> {
         let inner = &self.inner;
         let path = inner.root.shard(key.0, key.1);
         let slot = (key.1.as_u128() % inner.writers.senders.len() as u128) as usize;
-        let h = ShardHandle::open(key, path, inner.pragmas.clone(), inner.readers_per_shard, slot, inner.live.clone())?;
+        let pragmas = inner.pragmas.clone();
+        let h = ShardHandle::open(key, path, pragmas, inner.readers_per_shard, slot, inner.live.clone(), for_write)?;
         inner.stats.opens.fetch_add(1, Ordering::Relaxed);
         Ok(Arc::new(h))
     }

@@ -121,7 +121,7 @@ fn concurrent_opens_of_a_cold_shard_open_it_once() {
                 let (mgr, barrier) = (&mgr, barrier.clone());
                 s.spawn(move || {
                     barrier.wait();
-                    mgr.handle_blocking((S, *id)).unwrap();
+                    mgr.handle_blocking((S, *id), false).unwrap();
                 });
             }
         });
