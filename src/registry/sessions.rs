@@ -99,6 +99,7 @@ pub struct SummaryDelta {
     pub max_seq: i64,
     pub last_message_at: Option<String>,
     pub title: Option<String>,
+    pub execution_status: Option<String>,
 }
 
 pub fn apply_delta(conn: &Connection, d: &SummaryDelta) -> AppResult<()> {
@@ -108,9 +109,10 @@ pub fn apply_delta(conn: &Connection, d: &SummaryDelta) -> AppResult<()> {
                  last_message_at = CASE WHEN ?3 IS NOT NULL AND (last_message_at IS NULL OR last_message_at < ?3)
                                         THEN ?3 ELSE last_message_at END,
                  updated_at = CASE WHEN ?3 IS NOT NULL AND updated_at < ?3 THEN ?3 ELSE updated_at END,
-                 name = CASE WHEN ?4 IS NOT NULL AND name IS NULL AND name_source = 'auto' THEN ?4 ELSE name END
+                 name = CASE WHEN ?4 IS NOT NULL AND name IS NULL AND name_source = 'auto' THEN ?4 ELSE name END,
+                 execution_status = coalesce(?5, execution_status)
                WHERE id = ?1";
-    conn.prepare_cached(sql)?.execute(params![d.id, d.max_seq, d.last_message_at, d.title])?;
+    conn.prepare_cached(sql)?.execute(params![d.id, d.max_seq, d.last_message_at, d.title, d.execution_status])?;
     Ok(())
 }
 

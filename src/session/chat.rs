@@ -247,6 +247,7 @@ async fn commit(
     if let Some(last) = a.as_ref().or(u.as_ref()) {
         env.sums.record(sid, last.seq, &last.created_at, title);
     }
+    env.sums.record_status(sid, &th.execution_status);
     index(env, sid, owner, u.iter().chain(a.iter()));
     Ok(TurnResult {
         user_message: u,

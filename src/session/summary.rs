@@ -23,6 +23,9 @@ pub struct Delta {
     pub max_seq: i64,
     pub last_message_at: Option<String>,
     pub title: Option<String>,
+    /// The script's state after the latest turn (`waiting_input`, `completed`, …); turns of
+    /// a session run one at a time, so the last one recorded is the current one.
+    pub execution_status: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -49,6 +52,11 @@ impl Summaries {
         if title.is_some() {
             d.title = title;
         }
+    }
+
+    /// Records the execution status a chat turn left (listed by `GET /sessions`).
+    pub fn record_status(&self, id: Uuid, status: &str) {
+        self.pending.lock().entry(id).or_default().execution_status = Some(status.to_string());
     }
 
     /// Sessions with a summary change not yet flushed to the registry.
@@ -93,6 +101,7 @@ impl Summaries {
                     max_seq: d.max_seq,
                     last_message_at: d.last_message_at.clone(),
                     title: d.title.clone(),
+                    execution_status: d.execution_status.clone(),
                 };
                 registry::apply_delta(&tx, &delta)?;
             }
@@ -148,5 +157,8 @@ pub fn apply(s: &mut Session, d: &Delta) {
     }
     if s.name.is_none() && s.name_source == "auto" {
         s.name = d.title.clone().or(s.name.take());
+    }
+    if let Some(st) = &d.execution_status {
+        s.execution_status = st.clone();
     }
 }

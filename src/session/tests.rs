@@ -68,7 +68,12 @@ fn the_overlay_is_idempotent_and_counts_new_seqs_only() {
         "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z",
         "current_task_id": null, "metadata": {}, "health": "ok"}))
     .unwrap();
-    let d = Delta { max_seq: 5, last_message_at: Some("2026-01-02T00:00:00.000Z".into()), title: Some("T".into()) };
+    let d = Delta {
+        max_seq: 5,
+        last_message_at: Some("2026-01-02T00:00:00.000Z".into()),
+        title: Some("T".into()),
+        execution_status: None,
+    };
     apply(&mut s, &d);
     apply(&mut s, &d);
     assert_eq!((s.message_count, s.summary_seq, s.name.as_deref()), (5, 5, Some("T")));

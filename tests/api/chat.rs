@@ -239,6 +239,13 @@ async fn the_demo_scripts_complete_and_repeat_identically() {
     assert!(first[0].starts_with("Hello! I am Planbase's demo assistant"), "{first:?}");
     assert_eq!(first[1], "What should I call you?");
     assert_eq!(last["execution_status"].as_str(), Some("completed"), "{last}");
+    let (_, listed) = app.get("/api/v1/sessions?limit=200").await;
+    let statuses: Vec<&str> =
+        listed["items"].as_array().unwrap().iter().map(|s| s["execution_status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["completed"], "the registry row follows the turns: {listed}");
+    app.state.summaries.flush(&app.state.storage.shared.registry).await.unwrap();
+    let (_, flushed) = app.get("/api/v1/sessions?limit=200").await;
+    assert_eq!(flushed["items"][0]["execution_status"], "completed", "and so does the flushed row");
     let vars = &last["variables"];
     let v = |k: &str| vars["resolved"][k].as_str().or(vars[k].as_str()).map(str::to_string);
     assert_eq!((v("name"), v("mood")), (Some("Ann".into()), Some("7".into())), "{vars}");
