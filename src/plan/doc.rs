@@ -50,6 +50,10 @@ pub fn to_nodes(tasks: Vec<Task>, edges: &HashMap<i64, Vec<i64>>) -> Vec<TreeNod
     serde_json::from_value(Value::Array(nested)).expect("nested tasks are tree nodes")
 }
 
+/// The largest task id a document may carry: JavaScript's largest safe integer, so ids
+/// survive every JSON client, and fresh ids (max + 1, + 2, …) cannot overflow an i64.
+pub const MAX_TASK_ID: i64 = (1 << 53) - 1;
+
 /// Checks a document before anything is written: names, statuses, unique ids, depth,
 /// size, dependencies on ids in the document, and no dependency cycle.
 pub fn validate(nodes: &[TreeNode]) -> AppResult<()> {
@@ -67,8 +71,11 @@ pub fn validate(nodes: &[TreeNode]) -> AppResult<()> {
         }
         check_node(n)?;
         if let Some(id) = n.id {
-            if id < 1 || !ids.insert(id) {
-                return Err(AppError::validation("tasks", format!("task id {id} is not positive or appears twice")));
+            if !(1..=MAX_TASK_ID).contains(&id) || !ids.insert(id) {
+                return Err(AppError::validation(
+                    "tasks",
+                    format!("task id {id} is not between 1 and {MAX_TASK_ID} or appears twice"),
+                ));
             }
             edges.insert(id, n.dependencies.clone());
         } else if !n.dependencies.is_empty() {
@@ -123,6 +130,7 @@ pub fn replace_all(c: &Connection, nodes: &[TreeNode], now: &str) -> AppResult<u
     let seq: i64 =
         c.query_row("SELECT seq FROM sqlite_sequence WHERE name = 'tasks'", [], |r| r.get(0)).optional()?.unwrap_or(0);
     let mut next = max_id(nodes).max(seq) + 1;
+    check_fresh_id(next.saturating_add(count_without_id(nodes)) - 1)?;
     let mut count = 0;
     let mut deps = Vec::new();
     let mut stack: Vec<(&TreeNode, Option<i64>, Option<String>, i64)> =
@@ -143,6 +151,19 @@ pub fn replace_all(c: &Connection, nodes: &[TreeNode], now: &str) -> AppResult<u
             .execute(params![a, b])?;
     }
     Ok(count)
+}
+
+/// A newly assigned task id must stay within [`MAX_TASK_ID`] (the transaction is rolled
+/// back otherwise), so every id the server hands out can be sent back in a document.
+pub fn check_fresh_id(id: i64) -> AppResult<()> {
+    if id > MAX_TASK_ID {
+        return Err(AppError::validation("tasks", format!("no task ids left: ids end at {MAX_TASK_ID}")));
+    }
+    Ok(())
+}
+
+fn count_without_id(nodes: &[TreeNode]) -> i64 {
+    nodes.iter().map(|n| i64::from(n.id.is_none()) + count_without_id(&n.children)).sum()
 }
 
 fn max_id(nodes: &[TreeNode]) -> i64 {

@@ -107,6 +107,7 @@ pub fn create(c: &Connection, t: &NewTask, now: &str) -> AppResult<Task> {
         now
     ])?;
     let id = c.last_insert_rowid();
+    super::doc::check_fresh_id(id)?;
     let path = tree::child_path(parent_path.as_deref(), id);
     c.prepare_cached("UPDATE tasks SET path = ?1, depth = ?2 WHERE id = ?3")?.execute(params![
         path,

@@ -55,7 +55,11 @@ where
 
     fn run(&mut self, conn: &Connection) -> bool {
         let _entered = self.span.enter();
-        let r = (self.f)(conn);
+        // A panicking closure (a bug) fails alone, as an internal error; the writer thread,
+        // which every shard hashed onto it depends on, must outlive it. Its savepoint or
+        // transaction is rolled back like any failed closure's.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.f)(conn)))
+            .unwrap_or_else(|_| Err(AppError::internal("a write closure panicked")));
         let ok = r.is_ok();
         self.out = Some(r);
         ok

@@ -167,3 +167,26 @@ async fn the_demo_project_has_a_plan_with_a_dependency() {
     assert_eq!(ship.len(), 3);
     assert_eq!(ship[2]["dependencies"], json!([ship[1]["id"]]), "publishing waits for the review");
 }
+
+/// Found by the reliability suite: an id near i64::MAX made fresh ids overflow (a panic on
+/// the shard's writer thread in debug builds, negative ids in release). Ids are bounded.
+#[tokio::test]
+async fn huge_task_ids_are_refused_and_the_server_keeps_writing() {
+    let app = TestApp::spawn().await;
+    let pid = create_project(&app, "ids").await["id"].as_str().unwrap().to_string();
+    let doc = json!({"tasks": [{"id": 9223372036854775807i64, "name": "a"}, {"name": "b"}]});
+    let (s, body) = send(&app, Method::PUT, &format!("/api/v1/projects/{pid}/tasks"), Some(doc)).await;
+    assert_eq!(s, 400, "{body}");
+    assert_error_shape(&body, "validation_failed");
+    let doc = json!({"tasks": [{"id": 9007199254740990i64, "name": "a"}, {"name": "b"}]});
+    let (s, body) = send(&app, Method::PUT, &format!("/api/v1/projects/{pid}/tasks"), Some(doc)).await;
+    assert_eq!(s, 200, "ids up to 2^53 - 1 work: {body}");
+    assert_eq!(body["tasks"][1]["id"], 9007199254740991i64, "{body}");
+    let (s, body) = post(&app, &format!("/api/v1/projects/{pid}/tasks"), json!({"name": "c"})).await;
+    assert_eq!(s, 400, "no ids left, said clearly: {body}");
+    assert_error_shape(&body, "validation_failed");
+    let (_, tree) = app.get(&format!("/api/v1/projects/{pid}/tasks")).await;
+    assert_eq!(tree["tasks"].as_array().unwrap().len(), 2, "nothing was added: {tree}");
+    let other = create_project(&app, "still writable").await["id"].as_str().unwrap().to_string();
+    assert_eq!(post(&app, &format!("/api/v1/projects/{other}/tasks"), json!({"name": "x"})).await.0, 201);
+}

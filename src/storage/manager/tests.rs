@@ -232,3 +232,26 @@ async fn shutdown_checkpoints_and_closes_everything() {
         assert_eq!(len, 0, "WAL truncated on shutdown");
     }
 }
+
+/// A panicking write closure fails alone (500 `internal`) and rolls back; the writer thread
+/// lives on, so later writes to the same shard and to others succeed.
+#[tokio::test]
+async fn a_panicking_write_fails_alone_and_the_writer_survives() {
+    let (_d, mgr, _) = setup(8);
+    let ids = create_n(&mgr, 2).await;
+    let err = mgr
+        .write(S, ids[0], |c| {
+            insert(c, "rolled back")?;
+            let big = i64::MAX;
+            let _ = std::hint::black_box(big).checked_add(1).expect("overflow");
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((err.status, err.code), (500, "internal"));
+    assert_eq!(count(&mgr, ids[0]).await, 0, "the panicking closure's insert was rolled back");
+    for id in &ids {
+        mgr.write(S, *id, |c| insert(c, "after")).await.unwrap();
+        assert_eq!(count(&mgr, *id).await, 1);
+    }
+}
