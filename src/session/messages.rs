@@ -21,6 +21,27 @@ use crate::storage::Storage;
 const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 
 /// Checks a UIMessage before anything is written. `size` is its JSON size in bytes.
+/// Deepest nesting of arrays and objects a message may hold. Stored messages are parsed
+/// again inside wrappers (Idempotency-Key replays, seed 002 pages) that add levels, and
+/// serde_json stops at 128: well below that, every stored message can always be served.
+pub const MAX_DEPTH: usize = 64;
+
+/// Nesting depth of a JSON value (a scalar is 0), without recursion.
+fn depth(v: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(a) => Box::new(a.iter()),
+            Value::Object(o) => Box::new(o.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(d + 1);
+        stack.extend(children.map(|c| (c, d + 1)));
+    }
+    deepest
+}
+
 pub fn validate(body: Value, size: usize, limits: &LimitsConfig) -> AppResult<NewMessage> {
     if size as u64 > limits.max_message_bytes.0 {
         return Err(AppError::from_status(413)
@@ -38,6 +59,11 @@ pub fn validate(body: Value, size: usize, limits: &LimitsConfig) -> AppResult<Ne
         _ => return Err(AppError::validation("parts", "parts must be an array")),
     };
     check_parts(&parts, limits.max_parts)?;
+    let parts_depth = 1 + parts.iter().map(depth).max().unwrap_or(0);
+    let meta_depth = obj.get("metadata").map_or(0, depth);
+    if let Some(field) = [("parts", parts_depth), ("metadata", meta_depth)].iter().find(|(_, d)| *d > MAX_DEPTH) {
+        return Err(AppError::validation(field.0, format!("{} nests deeper than {MAX_DEPTH} levels", field.0)));
+    }
     let metadata = match obj.remove("metadata") {
         None | Some(Value::Null) => None,
         Some(m @ Value::Object(_)) => Some(m),

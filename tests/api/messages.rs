@@ -268,3 +268,40 @@ async fn a_full_shard_is_507_and_reads_keep_working() {
         "other sessions write"
     );
 }
+
+fn nested(levels: usize) -> Value {
+    (0..levels).fold(json!(1), |v, _| json!([v]))
+}
+
+/// Found by the reliability suite: a message nested ~125 levels deep was stored, then its
+/// Idempotency-Key replay and the seed 002 history answered 500 (serde_json's recursion
+/// limit, reached through the wrappers they parse). Depth is limited on the way in.
+#[tokio::test]
+async fn deeply_nested_messages_are_refused_and_deep_ones_within_the_limit_replay() {
+    let app = TestApp::spawn().await;
+    let sid = new_session(&app).await;
+    for (field, msg) in [
+        ("metadata", json!({"role": "user", "parts": [{"type": "text", "text": "x"}], "metadata": {"a": nested(100)}})),
+        ("parts", json!({"role": "user", "parts": [{"type": "data-x", "data": nested(100)}]})),
+    ] {
+        let (s, body) = append(&app, &sid, msg).await;
+        assert_eq!(s, 400, "{body}");
+        assert_eq!(assert_error_shape(&body, "validation_failed")["details"]["field"], field);
+    }
+    assert!(all_messages(&app, &sid).await.is_empty(), "nothing stored");
+    let deep = json!({"id": "deep", "role": "user", "parts": [{"type": "text", "text": "x"}],
+                      "metadata": {"a": nested(62)}});
+    for expected in [201, 201] {
+        let r = app
+            .client
+            .post(app.url(&format!("/api/v1/sessions/{sid}/messages")))
+            .header("idempotency-key", "k")
+            .json(&deep)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), expected, "{}", r.text().await.unwrap());
+    }
+    let (s, page) = app.get(&format!("/api/conversations/{sid}/messages")).await;
+    assert_eq!(s, 200, "{page}");
+}
