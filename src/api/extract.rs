@@ -16,14 +16,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        let json_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
-        if !json_type {
-            return Err(AppError::bad_request("expected `Content-Type: application/json`"));
-        }
+        require_json(req.headers())?;
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status().as_u16() == 413 {
                 AppError::from_status(413)
@@ -35,9 +28,42 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Parses JSON, mapping serde errors to the API's codes.
+/// 400 unless the body is declared JSON: `application/json` or `application/<x>+json`,
+/// parameters (`; charset=utf-8`) allowed, case-insensitive.
+pub fn require_json(headers: &axum::http::HeaderMap) -> Result<(), AppError> {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    let ok = media.is_some_and(|m| {
+        m == "application/json" || (m.starts_with("application/") && m.ends_with("+json") && !m.contains(' '))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::bad_request("expected `Content-Type: application/json`"))
+    }
+}
+
+/// Parses JSON, mapping serde errors to the API's codes. The whole body must be one JSON
+/// value in valid UTF-8: trailing bytes, and invalid UTF-8 even inside ignored fields,
+/// are 400 rather than silently dropped.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    if let Err(e) = std::str::from_utf8(bytes) {
+        return Err(AppError::bad_request(format!("the body is not valid UTF-8 (byte {})", e.valid_up_to())));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = deserialize(de)?;
+    de.end().map_err(|e| {
+        AppError::bad_request(format!("invalid JSON: {e}"))
+            .with_details(json!({"line": e.line(), "column": e.column()}))
+    })?;
+    Ok(value)
+}
+
+fn deserialize<'de, T: DeserializeOwned>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+) -> Result<T, AppError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();

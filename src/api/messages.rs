@@ -47,13 +47,7 @@ async fn append(
     body: Bytes,
 ) -> AppResult<Response> {
     let sid = session_id(&id)?;
-    let json_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
-    if !json_type {
-        return Err(AppError::bad_request("expected `Content-Type: application/json`"));
-    }
+    super::extract::require_json(&headers)?;
     let key = idempotency_key(&headers)?;
     let value: Value = parse_json(&body)?;
     let msg = messages::validate(value, body.len(), &s.config.limits)?;

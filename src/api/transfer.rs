@@ -52,10 +52,7 @@ async fn copy(
     let req = if body.iter().all(u8::is_ascii_whitespace) {
         CopyRequest::default()
     } else {
-        let json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        if !json.is_some_and(|v| v.starts_with("application/json") || v.contains("+json")) {
-            return Err(AppError::bad_request("expected `Content-Type: application/json`"));
-        }
+        super::extract::require_json(&headers)?;
         parse_json(&body)?
     };
     let p = transfer::copy(&s.storage, &pragmas(&s), id, req).await?;

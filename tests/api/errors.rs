@@ -171,3 +171,31 @@ async fn timeouts_are_408_and_internal_errors_are_not_echoed() {
     assert_error_shape(&b, "internal");
     assert!(!b.to_string().contains("shadow"), "{b}");
 }
+
+/// Found by the reliability suite: trailing bytes after the JSON, a look-alike content type
+/// and invalid UTF-8 inside an ignored field were accepted (201). All are 400 now, and the
+/// real JSON media types still pass.
+#[tokio::test]
+async fn json_bodies_are_exact() {
+    let app = TestApp::spawn().await;
+    let raw = |ct: &'static str, body: Vec<u8>| {
+        app.client.post(app.url("/api/v1/sessions")).header("content-type", ct).body(body).send()
+    };
+    let bad: [(&str, Vec<u8>); 4] = [
+        ("application/json", br#"{"name": "a"}}{"#.to_vec()),
+        ("application/json", br#"{"name": "a"} x"#.to_vec()),
+        ("application/jsonx", br#"{"name": "a"}"#.to_vec()),
+        ("application/json", b"{\"name\": \"a\", \"ignored\": \"\xff\xfe\"}".to_vec()),
+    ];
+    for (ct, body) in bad {
+        let r = raw(ct, body.clone()).await.unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{ct} {:?}", String::from_utf8_lossy(&body));
+        assert_error_shape(&r.json().await.unwrap(), "bad_request");
+    }
+    let (_, list) = app.get("/api/v1/sessions").await;
+    assert_eq!(list["items"], serde_json::json!([]), "nothing was created");
+    for ct in ["application/json; charset=utf-8", "Application/JSON", "application/vnd.api+json", "application/json "] {
+        let r = raw(ct, br#"{"name": "ok"} "#.to_vec()).await.unwrap();
+        assert_eq!(r.status().as_u16(), 201, "{ct}");
+    }
+}
