@@ -52,6 +52,11 @@ pub async fn run_job(
             }
             Ok(dir)
         }
+        // Cancelled before it began: the job cannot become running, nothing was written.
+        Err(e) if e.status == 409 => {
+            tracing::info!(job = %id, "backup cancelled before it started");
+            Err(e)
+        }
         Err(e) => {
             tracing::error!(job = %id, cause = %e.operator_message(), "backup failed");
             let failed =

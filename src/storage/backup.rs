@@ -94,8 +94,16 @@ pub fn backup(
         let r = rel(root, path);
         let dest = partial.join(&r);
         std::fs::create_dir_all(dest.parent().expect("files sit in a directory"))?;
-        let user_version =
-            copy_one(path, *kind, &dest, pragmas).map_err(|e| e.with_internal(format!("backing up {r}")))?;
+        let user_version = match copy_one(path, *kind, &dest, pragmas) {
+            Ok(v) => v,
+            // Deleted (to trash) since the scan: the backup is of what exists, not an error.
+            Err(_) if !path.exists() => {
+                let _ = std::fs::remove_file(&dest);
+                tick(i + 1, files.len());
+                continue;
+            }
+            Err(e) => return Err(e.with_internal(format!("backing up {r}"))),
+        };
         let id =
             path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.split_once('_')).map(|(_, id)| id.to_string());
         let id = id.filter(|i| uuid::Uuid::try_parse(i).is_ok());
