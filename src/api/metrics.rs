@@ -96,7 +96,8 @@ fn render_storage(out: &mut String, s: &SharedState) {
     use std::sync::atomic::Ordering::Relaxed;
     let shards = &s.storage.shards;
     let (st, w) = (shards.stats(), &shards.stats().writer);
-    let series: [(&str, &str, &str, f64); 13] = [
+    let ck = &st.checkpointer.stats;
+    let series: [(&str, &str, &str, f64); 15] = [
         ("planbase_open_shards", "gauge", "Shard handles in the LRU.", shards.open_shards() as f64),
         (
             "planbase_live_shard_handles",
@@ -135,6 +136,18 @@ fn render_storage(out: &mut String, s: &SharedState) {
             "counter",
             "Statements that found a database locked and waited (SQLite busy handler).",
             crate::storage::busy::waits() as f64,
+        ),
+        (
+            "planbase_checkpoints_background_total",
+            "counter",
+            "WAL checkpoints run by the checkpointer thread, off the writer threads.",
+            ck.background.load(Relaxed) as f64,
+        ),
+        (
+            "planbase_checkpoints_inline_total",
+            "counter",
+            "WAL checkpoints a writer thread ran itself because the checkpointer was behind.",
+            ck.inline.load(Relaxed) as f64,
         ),
         ("planbase_uptime_seconds", "gauge", "Seconds since start.", s.started.elapsed().as_secs_f64()),
         ("planbase_search_queue_depth", "gauge", "Messages waiting for the search feeder.", s.search.pending() as f64),

@@ -54,6 +54,8 @@ pub struct ShardHandle {
     pub(super) writer: Mutex<Option<Connection>>,
     /// Set once the writer is open; lets the async path skip the lock.
     writer_open: std::sync::atomic::AtomicBool,
+    /// Set while the shard waits in the checkpointer's queue (queued once, not per commit).
+    checkpoint_queued: std::sync::atomic::AtomicBool,
     readers: Mutex<ReaderPool>,
     reader_freed: Condvar,
     max_readers: usize,
@@ -76,7 +78,7 @@ impl ShardHandle {
     ) -> AppResult<ShardHandle> {
         let kind = file_kind(key.0);
         let (writer, pool) = if want_writer {
-            let w = open_conn(&path, kind, &pragmas, Mode::Existing).map_err(|e| shard_not_found(key.0, e))?;
+            let w = open_writer(&path, kind, &pragmas).map_err(|e| shard_not_found(key.0, e))?;
             (Some(w), ReaderPool { idle: Vec::new(), opened: 0 })
         } else {
             Self::first_connection(&path, key.0, &pragmas)?
@@ -87,6 +89,7 @@ impl ShardHandle {
             path,
             pragmas,
             writer_open: std::sync::atomic::AtomicBool::new(writer.is_some()),
+            checkpoint_queued: std::sync::atomic::AtomicBool::new(false),
             writer: Mutex::new(writer),
             readers: Mutex::new(pool),
             reader_freed: Condvar::new(),
@@ -108,7 +111,7 @@ impl ShardHandle {
             return Ok((None, ReaderPool { idle: vec![first], opened: 1 }));
         }
         drop(first);
-        Ok((Some(open_conn(path, fk, pragmas, Mode::Existing)?), ReaderPool { idle: Vec::new(), opened: 0 }))
+        Ok((Some(open_writer(path, fk, pragmas)?), ReaderPool { idle: Vec::new(), opened: 0 }))
     }
 
     /// Borrows a reader connection, opening one if fewer than `max_readers` exist, else
@@ -137,6 +140,15 @@ impl ShardHandle {
         }
     }
 
+    /// Marks the shard as queued for a checkpoint; false when it already was.
+    pub(super) fn mark_checkpoint_queued(&self) -> bool {
+        !self.checkpoint_queued.swap(true, Ordering::AcqRel)
+    }
+
+    pub(super) fn clear_checkpoint_queued(&self) {
+        self.checkpoint_queued.store(false, Ordering::Release);
+    }
+
     /// Whether the writer connection is open (a lock-free hint for the async fast path).
     pub(super) fn has_writer(&self) -> bool {
         self.writer_open.load(Ordering::Acquire)
@@ -146,7 +158,7 @@ impl ShardHandle {
     pub(super) fn ensure_writer(&self) -> AppResult<()> {
         let mut w = self.writer.lock();
         if w.is_none() {
-            *w = Some(open_conn(&self.path, file_kind(self.key.0), &self.pragmas, Mode::Existing)?);
+            *w = Some(open_writer(&self.path, file_kind(self.key.0), &self.pragmas)?);
             self.writer_open.store(true, Ordering::Release);
         }
         Ok(())
@@ -173,6 +185,14 @@ impl Drop for ShardHandle {
 fn open_conn(path: &std::path::Path, kind: FileKind, pragmas: &Pragmas, mode: Mode) -> AppResult<Connection> {
     let conn = connection::open(path, kind, pragmas, mode)?;
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+    Ok(conn)
+}
+
+/// The writer connection: its WAL hook feeds the checkpointer instead of SQLite's
+/// autocheckpoint (see `storage::checkpointer`).
+fn open_writer(path: &std::path::Path, kind: FileKind, pragmas: &Pragmas) -> AppResult<Connection> {
+    let conn = open_conn(path, kind, pragmas, Mode::Existing)?;
+    super::checkpointer::install(&conn);
     Ok(conn)
 }
 

@@ -39,11 +39,11 @@ enum Slot {
     Open(Arc<ShardHandle>),
 }
 
-#[derive(Default)]
 pub struct ManagerStats {
     pub opens: AtomicU64,
     pub evictions: AtomicU64,
     pub writer: Arc<WriterStats>,
+    pub checkpointer: super::checkpointer::Checkpointer,
 }
 
 struct Inner {
@@ -67,12 +67,17 @@ pub struct ShardManager {
 
 impl ShardManager {
     pub fn new(root: DbRoot, cfg: &StorageConfig) -> ShardManager {
-        let stats = ManagerStats::default();
+        let stats = ManagerStats {
+            opens: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+            writer: Default::default(),
+            checkpointer: super::checkpointer::Checkpointer::start(),
+        };
         // More writer threads than cores: a commit mostly waits on the file system, and fewer
         // shards share a thread (and its queue) when there are more of them.
         let auto = || std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).clamp(4, 16);
         let threads = if cfg.writer_threads > 0 { cfg.writer_threads } else { auto() };
-        let writers = WriterPool::start(threads, stats.writer.clone());
+        let writers = WriterPool::start(threads, stats.writer.clone(), stats.checkpointer.clone());
         // Bounded, so evicted-but-open handles (and their fds) stay few: when the closer lags,
         // the evicting caller closes inline.
         let (closer, rx) = crossbeam_channel::bounded::<Arc<ShardHandle>>((cfg.max_open_shards / 4).clamp(1, 64));

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod busy;
+pub mod checkpointer;
 pub mod connection;
 pub mod handle;
 pub mod lock;

@@ -14,6 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::checkpointer::Checkpointer;
 use super::handle::ShardHandle;
 use crate::error::{AppError, AppResult};
 
@@ -99,16 +100,16 @@ pub(super) struct WriterPool {
 }
 
 impl WriterPool {
-    pub fn start(n: usize, stats: Arc<WriterStats>) -> WriterPool {
+    pub fn start(n: usize, stats: Arc<WriterStats>, ckpt: Checkpointer) -> WriterPool {
         let mut senders = Vec::with_capacity(n);
         let mut threads = Vec::with_capacity(n);
         for i in 0..n {
             let (tx, rx) = crossbeam_channel::unbounded();
             senders.push(tx);
-            let stats = stats.clone();
+            let (stats, ckpt) = (stats.clone(), ckpt.clone());
             let t = std::thread::Builder::new()
                 .name(format!("shard-writer-{i}"))
-                .spawn(move || writer_loop(rx, stats))
+                .spawn(move || writer_loop(rx, stats, ckpt))
                 .expect("spawn writer thread");
             threads.push(t);
         }
@@ -126,7 +127,7 @@ impl WriterPool {
     }
 }
 
-fn writer_loop(rx: Receiver<Msg>, stats: Arc<WriterStats>) {
+fn writer_loop(rx: Receiver<Msg>, stats: Arc<WriterStats>, ckpt: Checkpointer) {
     while let Some(first) = next_msg(&rx) {
         let mut stop = false;
         let mut batch = Vec::new();
@@ -147,7 +148,7 @@ fn writer_loop(rx: Receiver<Msg>, stats: Arc<WriterStats>) {
         for group in group_by_shard(batch) {
             stats.batches.fetch_add(1, Ordering::Relaxed);
             stats.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
-            commit_group(group, &stats);
+            commit_group(group, &stats, &ckpt);
         }
         if stop {
             return;
@@ -184,7 +185,7 @@ fn group_by_shard(batch: Vec<Box<dyn WriteJob>>) -> Vec<Vec<Box<dyn WriteJob>>> 
     groups
 }
 
-fn commit_group(mut jobs: Vec<Box<dyn WriteJob>>, stats: &WriterStats) {
+fn commit_group(mut jobs: Vec<Box<dyn WriteJob>>, stats: &WriterStats, ckpt: &Checkpointer) {
     let handle = jobs[0].handle().clone();
     if let Err(e) = handle.ensure_writer() {
         // Normally opened by the caller already; this is the fallback, and it failed.
@@ -203,6 +204,8 @@ fn commit_group(mut jobs: Vec<Box<dyn WriteJob>>, stats: &WriterStats) {
             }
         }
     }
+    // After the callers have their answers: a checkpoint must not delay them.
+    ckpt.after_commit(&handle, conn);
 }
 
 /// One transaction, one savepoint per job. Err only when the transaction as a whole failed.

@@ -255,3 +255,34 @@ async fn a_panicking_write_fails_alone_and_the_writer_survives() {
         assert_eq!(count(&mgr, *id).await, 1);
     }
 }
+
+/// A WAL past the threshold is checkpointed by the checkpointer thread, not by the commit
+/// that crossed it. A shard written without a pause never lets a background checkpoint
+/// catch up with its WAL, so its writer checkpoints inline at `INLINE` pages: the WAL stays
+/// bounded either way.
+#[tokio::test]
+async fn large_wals_are_checkpointed_off_the_writer_thread() {
+    let (_d, mgr, _) = setup(8);
+    let id = create_n(&mgr, 1).await[0];
+    let stats = mgr.stats().checkpointer.stats.clone();
+    let before = stats.background.load(std::sync::atomic::Ordering::Relaxed);
+    let text = "x".repeat(3000);
+    for _ in 0..1500 {
+        let t = text.clone();
+        mgr.write(S, id, move |c| insert(c, &t)).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while stats.background.load(std::sync::atomic::Ordering::Relaxed) == before {
+        assert!(std::time::Instant::now() < deadline, "no background checkpoint");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for _ in 0..200 {
+        let t = text.clone();
+        mgr.write(S, id, move |c| insert(c, &t)).await.unwrap();
+    }
+    let wal = mgr.root().shard(S, id).with_extension("sqlite-wal");
+    let pages = std::fs::metadata(&wal).unwrap().len() / 4096;
+    let bound = crate::storage::checkpointer::INLINE as u64 + 256;
+    assert!(pages < bound, "the WAL started over before {bound} pages: {pages}");
+    assert_eq!(count(&mgr, id).await, 1700);
+}
