@@ -85,9 +85,12 @@ fn run_of(r: &Row) -> rusqlite::Result<ActionRun> {
 }
 
 fn get_tx(c: &Connection, id: &str) -> AppResult<ActionRun> {
-    c.query_row(&format!("SELECT {COLS} FROM action_runs WHERE id = ?1"), [id], run_of).optional()?.ok_or_else(|| {
-        AppError::not_found("action_run_not_found", "action_run", "no action run with this id in this session")
-    })
+    c.prepare_cached(&format!("SELECT {COLS} FROM action_runs WHERE id = ?1"))?
+        .query_row([id], run_of)
+        .optional()?
+        .ok_or_else(|| {
+            AppError::not_found("action_run_not_found", "action_run", "no action run with this id in this session")
+        })
 }
 
 /// Whether `from → to` is allowed.

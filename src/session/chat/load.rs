@@ -26,19 +26,20 @@ pub(super) struct Loaded {
 }
 
 pub(super) fn load(c: &Connection) -> AppResult<Loaded> {
-    let snap: Option<String> =
-        c.query_row("SELECT value FROM meta WHERE key = 'version_snapshot'", [], |r| r.get(0)).optional()?;
+    let snap: Option<String> = c
+        .prepare_cached("SELECT value FROM meta WHERE key = 'version_snapshot'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
     let meta: Option<String> =
-        c.query_row("SELECT value FROM meta WHERE key = 'metadata'", [], |r| r.get(0)).optional()?;
+        c.prepare_cached("SELECT value FROM meta WHERE key = 'metadata'")?.query_row([], |r| r.get(0)).optional()?;
     let script_name = meta
         .and_then(|m| serde_json::from_str::<Value>(&m).ok())
         .and_then(|m| m["script"].as_str().map(str::to_string));
     let m = store::read_meta(c)?;
     let owner = (m.user_id, m.project_id);
-    let (position, store_json, updated_at): (String, String, String) =
-        c.query_row("SELECT position, variable_store, updated_at FROM state WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
+    let (position, store_json, updated_at): (String, String, String) = c
+        .prepare_cached("SELECT position, variable_store, updated_at FROM state WHERE id = 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     let mut stmt = c.prepare_cached("SELECT id, role, content FROM messages ORDER BY seq DESC LIMIT 20")?;
     let mut history: Vec<(String, ChatMessage)> = stmt
         .query_map([], |r| Ok((r.get(0)?, ChatMessage::new(&r.get::<_, String>(1)?, r.get::<_, String>(2)?))))?
@@ -68,12 +69,11 @@ pub(super) struct LastTurn {
 
 pub(super) fn last_turn(c: &Connection) -> AppResult<Option<LastTurn>> {
     let row: Option<(Option<String>, Option<String>, String, String)> = c
-        .query_row(
+        .prepare_cached(
             "SELECT user_message_id, assistant_message_id, state_before, status FROM turns
              WHERE status IN ('completed', 'failed') ORDER BY id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()?;
     let Some((uid, assistant, before, status)) = row else { return Ok(None) };
     let user = match uid {
@@ -92,7 +92,7 @@ pub(super) fn last_turn(c: &Connection) -> AppResult<Option<LastTurn>> {
 /// user turn instead, with its error.
 pub(super) fn opening_due(c: &Connection, loaded: &Loaded, limits: &Limits) -> AppResult<bool> {
     let Some(snapshot) = &loaded.snapshot else { return Ok(false) };
-    let any_turn: bool = c.query_row("SELECT EXISTS (SELECT 1 FROM turns)", [], |r| r.get(0))?;
+    let any_turn: bool = c.prepare_cached("SELECT EXISTS (SELECT 1 FROM turns)")?.query_row([], |r| r.get(0))?;
     if any_turn || loaded.position.get("engine").is_some() {
         return Ok(false);
     }

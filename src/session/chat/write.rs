@@ -74,14 +74,14 @@ fn user_row(c: &Connection, plan: &Plan) -> AppResult<(Option<Message>, Option<S
 /// A completed turn. The assistant message is always there for a user turn; an opening whose
 /// actions are all silent (ai_think only) leaves no empty message behind.
 pub(super) fn turn(c: &Connection, plan: &Plan, th: &Thought) -> AppResult<Written> {
-    let current: String = c.query_row("SELECT updated_at FROM state WHERE id = 1", [], |r| r.get(0))?;
+    let current: String = c.prepare_cached("SELECT updated_at FROM state WHERE id = 1")?.query_row([], |r| r.get(0))?;
     if current != plan.expect {
         return Err(AppError::conflict("another turn of this session finished first; retry").retryable());
     }
     let now = crate::clock::now();
     let (u, title) = user_row(c, plan)?;
     if let Some(old) = &plan.replace {
-        c.execute("DELETE FROM messages WHERE id = ?1", [old])?;
+        c.prepare_cached("DELETE FROM messages WHERE id = ?1")?.execute([old])?;
     }
     let a = if u.is_none() && th.parts.is_empty() {
         None
