@@ -85,9 +85,8 @@ pub fn backup(
     mut tick: impl FnMut(usize, usize),
 ) -> AppResult<PathBuf> {
     let created_at = crate::clock::now();
-    let name = created_at.replace([':', '-'], "").replace('.', "_");
-    let partial = root.backups().join(format!(".{name}.partial"));
-    std::fs::create_dir_all(&partial)?;
+    std::fs::create_dir_all(root.backups())?;
+    let (name, partial) = claim_name(&root.backups(), &created_at.replace([':', '-'], "").replace('.', "_"))?;
     let files: Vec<_> = scan_files(root).into_iter().filter(|(_, k)| include_caches || *k != FileKind::Cache).collect();
     let mut entries = Vec::with_capacity(files.len());
     for (i, (path, kind)) in files.iter().enumerate() {
@@ -128,6 +127,25 @@ pub fn backup(
     let done = root.backups().join(&name);
     std::fs::rename(&partial, &done)?;
     Ok(done)
+}
+
+/// A name no other backup has or is writing: `base`, else `base-1`, `base-2`, … Two backups
+/// started in the same millisecond (a scheduled one and a requested one) must not share a
+/// partial directory; `create_dir` is atomic, so each claims its own.
+fn claim_name(dir: &Path, base: &str) -> AppResult<(String, PathBuf)> {
+    for i in 0..1000 {
+        let name = if i == 0 { base.to_string() } else { format!("{base}-{i}") };
+        let partial = dir.join(format!(".{name}.partial"));
+        if dir.join(&name).exists() {
+            continue;
+        }
+        match std::fs::create_dir(&partial) {
+            Ok(()) => return Ok((name, partial)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::conflict("too many backups started at the same moment"))
 }
 
 fn bad(msg: String) -> AppError {
@@ -195,4 +213,23 @@ pub fn restore(dir: &Path, root: &DbRoot, force: bool, mut tick: impl FnMut(usiz
         tick(i + 1, m.files.len());
     }
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the reliability suite: two backups started in the same millisecond shared
+    /// one partial directory, and the second failed ("Directory not empty").
+    #[test]
+    fn backups_started_together_claim_distinct_names() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, pa) = claim_name(t.path(), "20261125T000000_000Z").unwrap();
+        let (b, pb) = claim_name(t.path(), "20261125T000000_000Z").unwrap();
+        assert_eq!((a.as_str(), b.as_str()), ("20261125T000000_000Z", "20261125T000000_000Z-1"));
+        assert!(pa.is_dir() && pb.is_dir() && pa != pb);
+        std::fs::rename(&pa, t.path().join(&a)).unwrap();
+        let (c, _) = claim_name(t.path(), "20261125T000000_000Z").unwrap();
+        assert_eq!(c, "20261125T000000_000Z-2", "a finished backup's name is taken too");
+    }
 }
