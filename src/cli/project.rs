@@ -75,7 +75,7 @@ pub fn reindex(config: &Config) -> anyhow::Result<()> {
     let _lock = RootLock::acquire(&root).map_err(|e| anyhow!("{e}; use POST /api/v1/admin/reindex instead"))?;
     crate::storage::ensure_layout(&root).map_err(op)?;
     let pragmas = Pragmas::from_config(&config.storage);
-    let ids = reindex::shard_ids(&root);
+    let ids = root.shard_ids(crate::storage::ShardKind::Project);
     let pb = ProgressBar::new(ids.len() as u64);
     let style = ProgressStyle::with_template("reindexing [{bar:40}] {pos}/{len} projects ({eta})")?;
     pb.set_style(style.progress_chars("=> "));

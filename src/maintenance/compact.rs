@@ -28,13 +28,8 @@ pub struct Compacted {
 pub async fn idle_shards(st: &Storage, pragmas: &Pragmas, vacuum: bool) -> AppResult<Compacted> {
     let mut idle: Vec<(ShardKind, PathBuf)> = Vec::new();
     for kind in ShardKind::all() {
-        let Ok(dir) = std::fs::read_dir(st.root.shard_dir(kind)) else { continue };
-        for name in dir.filter_map(|e| e.ok()).filter_map(|e| e.file_name().to_str().map(str::to_string)) {
-            let Some(id) = crate::storage::DbRoot::shard_id_of(kind, &name) else { continue };
-            if !st.shards.is_open(kind, id) {
-                idle.push((kind, st.root.shard(kind, id)));
-            }
-        }
+        let closed = st.root.shard_ids(kind).into_iter().filter(|id| !st.shards.is_open(kind, *id));
+        idle.extend(closed.map(|id| (kind, st.root.shard(kind, id))));
     }
     let pragmas = pragmas.clone();
     tokio::task::spawn_blocking(move || {

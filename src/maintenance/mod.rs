@@ -101,7 +101,7 @@ async fn archive_idle(st: &Storage, sums: &Summaries, before: &str) -> AppResult
 /// Job and action logs older than the cutoff, in every project shard and system_jobs.
 async fn prune_logs(st: &Storage, before: &str) -> AppResult<(usize, usize)> {
     let (mut jobs, mut actions) = (0, 0);
-    for id in crate::project::reindex::shard_ids(&st.root) {
+    for id in st.root.shard_ids(ShardKind::Project) {
         let b = before.to_string();
         let (j, a) = st
             .shards

@@ -46,19 +46,6 @@ pub struct Failure {
 /// What one pass over projects/ found: a row per readable shard, a failure per other one.
 pub type Scan = Vec<(Uuid, AppResult<Project>)>;
 
-/// Ids of every well-named project shard, sorted (creation order: they are UUIDv7).
-pub fn shard_ids(root: &DbRoot) -> Vec<Uuid> {
-    let Ok(dir) = std::fs::read_dir(root.shard_dir(P)) else {
-        return Vec::new();
-    };
-    let mut ids: Vec<Uuid> = dir
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().and_then(|n| DbRoot::shard_id_of(P, n)))
-        .collect();
-    ids.sort();
-    ids
-}
-
 /// The registry row of one shard, from its meta. The id is the file's: that is the name the
 /// shard manager opens, whatever a hand-copied file's meta says.
 pub fn read_shard(root: &DbRoot, pragmas: &Pragmas, id: Uuid) -> AppResult<Project> {
@@ -113,11 +100,11 @@ pub fn apply(conn: &mut Connection, root: &DbRoot, scan: Scan) -> AppResult<Rein
 /// transaction on a pooled connection.
 pub async fn reindex(st: &Storage, pragmas: &Pragmas) -> AppResult<ReindexReport> {
     let (root, scan_pragmas) = (st.root.clone(), pragmas.clone());
-    let found = super::transfer::blocking(move || Ok(scan(&root, &scan_pragmas, &shard_ids(&root), || {}))).await?;
+    let found = super::transfer::blocking(move || Ok(scan(&root, &scan_pragmas, &root.shard_ids(P), || {}))).await?;
     let (root, pragmas2) = (st.root.clone(), pragmas.clone());
     let report = with_conn(&st.shared.registry, move |c| {
         let report = apply(c, &root, found)?;
-        crate::jobs::index::rebuild(&root, &pragmas2, &shard_ids(&root), c)?;
+        crate::jobs::index::rebuild(&root, &pragmas2, &root.shard_ids(P), c)?;
         Ok(report)
     })
     .await?;

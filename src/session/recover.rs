@@ -29,19 +29,6 @@ pub struct SessionReindexReport {
     pub failed: Vec<String>,
 }
 
-/// Ids of every well-named session shard, sorted.
-pub fn shard_ids(root: &DbRoot) -> Vec<Uuid> {
-    let Ok(dir) = std::fs::read_dir(root.shard_dir(S)) else {
-        return Vec::new();
-    };
-    let mut ids: Vec<Uuid> = dir
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().and_then(|n| DbRoot::shard_id_of(S, n)))
-        .collect();
-    ids.sort();
-    ids
-}
-
 /// The full registry row of one shard: meta, state and a recount of its messages.
 pub fn read_row(conn: &Connection, id: Uuid) -> AppResult<Session> {
     let meta = store::read_meta(conn)?;
@@ -67,7 +54,7 @@ fn open(root: &DbRoot, pragmas: &Pragmas, id: Uuid, mode: Mode) -> AppResult<Con
 
 /// Reads every session shard (blocking).
 pub fn scan(root: &DbRoot, pragmas: &Pragmas) -> Vec<(Uuid, AppResult<Session>)> {
-    shard_ids(root)
+    root.shard_ids(S)
         .into_iter()
         .map(|id| (id, open(root, pragmas, id, Mode::Reader).and_then(|c| read_row(&c, id))))
         .collect()
@@ -113,7 +100,7 @@ fn touched_since(db: &Path, last_flush_at: Option<&str>) -> bool {
 /// sets their summaries where the shard is ahead. Returns how many rows changed (blocking).
 pub fn catch_up(root: &DbRoot, pragmas: &Pragmas, pool: &DbPool, last_flush_at: Option<&str>) -> AppResult<usize> {
     let mut fixed = 0;
-    for id in shard_ids(root) {
+    for id in root.shard_ids(S) {
         if !touched_since(&root.shard(S, id), last_flush_at) {
             continue;
         }
@@ -172,7 +159,7 @@ pub fn catch_up_search(
 ) -> AppResult<usize> {
     let mut conn = search.get()?;
     let mut n = 0;
-    for id in shard_ids(root).into_iter().filter(|id| touched_since(&root.shard(S, *id), last_flush_at)) {
+    for id in root.shard_ids(S).into_iter().filter(|id| touched_since(&root.shard(S, *id), last_flush_at)) {
         match index_shard(&mut conn, root, pragmas, id) {
             Ok(k) => n += k,
             Err(e) => {
@@ -189,7 +176,7 @@ pub fn rebuild_search(root: &DbRoot, pragmas: &Pragmas, search: &mut Connection)
         "BEGIN IMMEDIATE; DELETE FROM message_fts; DELETE FROM message_fts_rows; DELETE FROM watermarks; COMMIT;",
     )?;
     let mut n = 0;
-    for id in shard_ids(root) {
+    for id in root.shard_ids(S) {
         match index_shard(search, root, pragmas, id) {
             Ok(k) => n += k,
             Err(e) => {

@@ -111,16 +111,7 @@ pub fn open_fds() -> Option<usize> {
 pub fn scan_files(root: &DbRoot) -> Vec<(std::path::PathBuf, migrate::FileKind)> {
     let mut files: Vec<_> = SharedDbs::files(root).into_iter().filter(|(p, _)| p.exists()).collect();
     for kind in ShardKind::all() {
-        let Ok(dir) = std::fs::read_dir(root.shard_dir(kind)) else {
-            continue;
-        };
-        let mut shards: Vec<_> = dir
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| DbRoot::shard_id_of(kind, n)))
-            .map(|id| (root.shard(kind, id), handle::file_kind(kind)))
-            .collect();
-        shards.sort_by(|a, b| a.0.cmp(&b.0));
-        files.extend(shards);
+        files.extend(root.shard_ids(kind).into_iter().map(|id| (root.shard(kind, id), handle::file_kind(kind))));
     }
     files
 }

@@ -119,6 +119,20 @@ impl DbRoot {
             .collect()
     }
 
+    /// Ids of every well-named shard file of `kind`, sorted (names that do not parse as
+    /// `<kind>_<uuid>.sqlite` are skipped). Empty when the directory is missing.
+    pub fn shard_ids(&self, kind: ShardKind) -> Vec<Uuid> {
+        let Ok(dir) = std::fs::read_dir(self.shard_dir(kind)) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<Uuid> = dir
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().and_then(|n| Self::shard_id_of(kind, n)))
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Parses a shard file name back into its id (`session_<uuid>.sqlite`), for scans.
     pub fn shard_id_of(kind: ShardKind, file_name: &str) -> Option<Uuid> {
         let rest = file_name.strip_prefix(kind.name())?.strip_prefix('_')?.strip_suffix(".sqlite")?;
