@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::service::{shard_err, S};
+use super::store;
 use crate::error::{AppError, AppResult};
 use crate::paging;
 use crate::storage::Storage;
@@ -47,12 +48,33 @@ pub async fn search(
     if offset >= MAX_OFFSET {
         return Ok((Vec::new(), None));
     }
-    let hits = st.shards.read(S, sid, move |c| run(c, &fts, offset, limit + 1)).await.map_err(shard_err)?;
+    let hits = indexed_search(st, sid, fts, offset, limit + 1).await?;
     let more = hits.len() > limit && offset + limit < MAX_OFFSET;
     let mut hits = hits;
     hits.truncate(limit);
     let next = more.then(|| paging::encode(&OffsetKey { o: offset + limit }));
     Ok((hits, next))
+}
+
+/// Searches the shard's index after bringing it up to date: the newest messages are indexed
+/// in batches (schema 0004), so a reader that finds the index behind hands the search to
+/// the writer, which indexes the rest first. Search therefore sees every acknowledged append.
+async fn indexed_search(st: &Storage, sid: Uuid, fts: String, offset: usize, fetch: usize) -> AppResult<Vec<Hit>> {
+    let q = fts.clone();
+    let current = move |c: &rusqlite::Connection| {
+        if store::fts_behind(c)? {
+            return Ok(None);
+        }
+        run(c, &q, offset, fetch).map(Some)
+    };
+    if let Some(hits) = st.shards.read(S, sid, current).await.map_err(shard_err)? {
+        return Ok(hits);
+    }
+    let caught_up = move |c: &rusqlite::Connection| {
+        store::fts_catch_up(c)?;
+        run(c, &fts, offset, fetch)
+    };
+    st.shards.write(S, sid, caught_up).await.map_err(shard_err)
 }
 
 fn run(c: &rusqlite::Connection, fts: &str, offset: usize, fetch: usize) -> AppResult<Vec<Hit>> {

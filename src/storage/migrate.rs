@@ -70,7 +70,9 @@ impl FileKind {
             FileKind::Search => migrations!("search": "0001_init"),
             FileKind::Auth => migrations!("auth": "0001_init"),
             FileKind::Project => migrations!("project": "0001_init"),
-            FileKind::Session => migrations!("session": "0001_init", "0002_memories_fts", "0003_turn_action_runs"),
+            FileKind::Session => {
+                migrations!("session": "0001_init", "0002_memories_fts", "0003_turn_action_runs", "0004_deferred_fts")
+            }
             FileKind::Jobs => migrations!("jobs": "0001_init"),
             FileKind::Cache => migrations!("cache": "0001_init"),
         }

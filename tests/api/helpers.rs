@@ -91,3 +91,21 @@ pub fn assert_error_shape(body: &Value, code: &str) -> Value {
     assert!(e["request_id"].as_str().is_some_and(|s| !s.is_empty() && s != "-"), "{body}");
     e.clone()
 }
+
+/// Undoes session schema 0004 in a shard file: the message triggers of schemas 1-3 (every
+/// insert indexed at once), for tests that build a file as an older Planbase wrote it.
+pub const SESSION_SCHEMA_3_MESSAGE_TRIGGERS: &str = "
+    DROP TRIGGER messages_fts_ai; DROP TRIGGER messages_fts_ad; DROP TRIGGER messages_fts_au;
+    ALTER TABLE state DROP COLUMN fts_seq;
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, content) VALUES (new.seq, new.content);
+    END;
+    CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+    END;
+    CREATE TRIGGER messages_fts_au AFTER UPDATE ON messages
+    WHEN old.content IS NOT new.content OR old.seq IS NOT new.seq BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+        INSERT INTO messages_fts (rowid, content) VALUES (new.seq, new.content);
+    END;";

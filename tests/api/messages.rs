@@ -305,3 +305,72 @@ async fn deeply_nested_messages_are_refused_and_deep_ones_within_the_limit_repla
     let (s, page) = app.get(&format!("/api/conversations/{sid}/messages")).await;
     assert_eq!(s, 200, "{page}");
 }
+
+/// In-session search is indexed in batches (schema 0004): every acknowledged append and
+/// every merged text is found at once, on both sides of a 256-message batch.
+#[tokio::test]
+async fn search_sees_every_append_across_index_batches() {
+    let app = TestApp::spawn().await;
+    let sid = new_session(&app).await;
+    for i in 0..300 {
+        let word = if i % 3 == 0 { "walrus" } else { "otter" };
+        let msg =
+            json!({"id": format!("m{i}"), "role": "user", "parts": [{"type": "text", "text": format!("{word} {i}")}]});
+        assert_eq!(append(&app, &sid, msg).await.0, 201);
+    }
+    // A merge adds text to one message below the batch line and one above it.
+    for id in ["m1", "m290"] {
+        let msg = json!({"id": id, "role": "user", "parts": [{"type": "text", "text": "narwhal"}]});
+        assert_eq!(append(&app, &sid, msg).await.0, 200);
+    }
+    let total = |q: &'static str| {
+        let (app, sid) = (&app, &sid);
+        async move {
+            let (mut n, mut cursor) = (0, String::new());
+            loop {
+                let (st, r) = app.get(&format!("/api/v1/sessions/{sid}/search?q={q}&limit=100{cursor}")).await;
+                assert_eq!(st, 200, "{r}");
+                n += r["items"].as_array().unwrap().len();
+                match r["next_cursor"].as_str() {
+                    Some(c) => cursor = format!("&cursor={c}"),
+                    None => return n,
+                }
+            }
+        }
+    };
+    assert_eq!(total("walrus").await, 100);
+    assert_eq!(total("otter").await, 200);
+    assert_eq!(total("narwhal").await, 2);
+    assert_eq!(append(&app, &sid, user_text("one more walrus")).await.0, 201);
+    assert_eq!(total("walrus").await, 101, "an append after a search is found by the next one");
+}
+
+/// A shard written by schema 3 (every message indexed by a trigger) upgrades in place:
+/// its indexed messages and the ones appended after the upgrade are all found.
+#[tokio::test]
+async fn a_version_3_shard_keeps_its_index_after_the_upgrade() {
+    use planbase::storage::ShardKind;
+    let app = TestApp::spawn().await;
+    let sid = new_session(&app).await;
+    append(&app, &sid, user_text("legacy heron")).await;
+    let id: uuid::Uuid = sid.parse().unwrap();
+    app.state.storage.shards.close(ShardKind::Session, id).await.unwrap();
+    let path = app.state.storage.root.shard(ShardKind::Session, id);
+    tokio::task::spawn_blocking(move || {
+        let c = rusqlite::Connection::open(path).unwrap();
+        c.execute_batch(
+            &(crate::helpers::SESSION_SCHEMA_3_MESSAGE_TRIGGERS.to_string()
+                + "
+             INSERT INTO messages (id, role, content, created_at, updated_at)
+             VALUES ('legacy-2', 'user', 'second heron', 't', 't');
+             PRAGMA user_version = 3;"),
+        )
+        .unwrap();
+    })
+    .await
+    .unwrap();
+    append(&app, &sid, user_text("new heron")).await;
+    let (st, r) = app.get(&format!("/api/v1/sessions/{sid}/search?q=heron")).await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["items"].as_array().unwrap().len(), 3, "{r}");
+}
