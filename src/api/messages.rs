@@ -51,16 +51,7 @@ async fn append(
     let key = idempotency_key(&headers)?;
     let value: Value = parse_json(&body)?;
     let msg = messages::validate(value, body.len(), &s.config.limits)?;
-    let out = messages::append(&s.storage, &s.summaries, sid, msg, key).await?;
-    if let Some(ix) = &out.indexed {
-        s.search.enqueue(crate::search::Entry {
-            session_id: sid.to_string(),
-            user_id: ix.user_id.clone(),
-            project_id: ix.project_id.clone(),
-            seq: ix.seq,
-            text: ix.text.clone(),
-        });
-    }
+    let out = messages::append(&s.storage, &s.summaries, &s.search, sid, msg, key).await?;
     let status = StatusCode::from_u16(out.status).unwrap_or(StatusCode::CREATED);
     Ok((status, [(header::CONTENT_TYPE, "application/json")], out.body).into_response())
 }

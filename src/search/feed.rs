@@ -13,6 +13,14 @@ pub struct Entry {
     pub text: String,
 }
 
+impl Entry {
+    /// The entry of message `seq` of session `sid`, whose owner is `(user_id, project_id)`.
+    pub fn new(sid: uuid::Uuid, owner: &(Option<String>, Option<String>), seq: i64, text: &str) -> Entry {
+        let (user_id, project_id) = owner.clone();
+        Entry { session_id: sid.to_string(), user_id, project_id, seq, text: text.to_string() }
+    }
+}
+
 /// Batches entries for the feeder task. Enqueueing is a short lock and a wake-up; the
 /// feeder takes everything queued at once.
 #[derive(Default)]

@@ -30,6 +30,35 @@ pub fn apply_batch(conn: &mut Connection, batch: &[Entry]) -> AppResult<()> {
 }
 
 fn upsert(c: &Connection, e: &Entry) -> AppResult<()> {
+    if e.text.trim().is_empty() {
+        return remove(c, e);
+    }
+    // The common case, a message never indexed, is one probe of the (session_id, seq) index.
+    let fresh: Option<i64> = c
+        .prepare_cached(
+            "INSERT INTO message_fts_rows(session_id, seq) VALUES (?1, ?2)
+             ON CONFLICT(session_id, seq) DO NOTHING RETURNING id",
+        )?
+        .query_row(params![e.session_id, e.seq], |r| r.get(0))
+        .optional()?;
+    let id = match fresh {
+        Some(id) => id,
+        None => {
+            remove(c, e)?;
+            c.prepare_cached("INSERT INTO message_fts_rows(session_id, seq) VALUES (?1, ?2)")?
+                .execute(params![e.session_id, e.seq])?;
+            c.last_insert_rowid()
+        }
+    };
+    c.prepare_cached(
+        "INSERT INTO message_fts(rowid, text, session_id, user_id, project_id, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![id, e.text, e.session_id, e.user_id, e.project_id, e.seq])?;
+    Ok(())
+}
+
+/// Drops the indexed text of `(session, seq)`, if any (a merge replaces it).
+fn remove(c: &Connection, e: &Entry) -> AppResult<()> {
     let old: Option<i64> = c
         .prepare_cached("SELECT id FROM message_fts_rows WHERE session_id = ?1 AND seq = ?2")?
         .query_row(params![e.session_id, e.seq], |r| r.get(0))
@@ -38,16 +67,6 @@ fn upsert(c: &Connection, e: &Entry) -> AppResult<()> {
         c.prepare_cached("DELETE FROM message_fts WHERE rowid = ?1")?.execute([id])?;
         c.prepare_cached("DELETE FROM message_fts_rows WHERE id = ?1")?.execute([id])?;
     }
-    if e.text.trim().is_empty() {
-        return Ok(());
-    }
-    c.prepare_cached("INSERT INTO message_fts_rows(session_id, seq) VALUES (?1, ?2)")?
-        .execute(params![e.session_id, e.seq])?;
-    let id = c.last_insert_rowid();
-    c.prepare_cached(
-        "INSERT INTO message_fts(rowid, text, session_id, user_id, project_id, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![id, e.text, e.session_id, e.user_id, e.project_id, e.seq])?;
     Ok(())
 }
 
@@ -131,6 +150,13 @@ mod tests {
         apply_batch(&mut c, &[e("s1", 1, "delta")]).unwrap();
         let hits = search(&c, "alpha", None, None, 0, 10).unwrap();
         assert_eq!(hits.iter().map(|h| h.session_id.as_str()).collect::<Vec<_>>(), ["s2"], "a merge replaces the text");
+        apply_batch(&mut c, &[e("s2", 2, "epsilon"), e("s2", 2, "zeta"), e("s2", 2, "eta")]).unwrap();
+        for gone in ["epsilon", "zeta"] {
+            assert!(search(&c, gone, None, None, 0, 10).unwrap().is_empty(), "the last text of a batch wins");
+        }
+        assert_eq!(search(&c, "eta", None, None, 0, 10).unwrap().len(), 1);
+        apply_batch(&mut c, &[e("s1", 1, " ")]).unwrap();
+        assert!(search(&c, "delta", None, None, 0, 10).unwrap().is_empty(), "text merged away leaves the index");
         assert_eq!((watermark(&c, "s1").unwrap(), watermark(&c, "s3").unwrap()), (2, 0));
         assert!(search(&c, "alpha", None, Some("other"), 0, 10).unwrap().is_empty());
         remove_session(&c, "s2").unwrap();

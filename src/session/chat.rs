@@ -285,12 +285,6 @@ type Owner = (Option<String>, Option<String>);
 /// The search entries of stored messages.
 fn index<'a>(env: &TurnEnv, sid: Uuid, owner: &Owner, messages: impl IntoIterator<Item = &'a Message>) {
     for m in messages {
-        env.search.enqueue(crate::search::Entry {
-            session_id: sid.to_string(),
-            user_id: owner.0.clone(),
-            project_id: owner.1.clone(),
-            seq: m.seq,
-            text: m.content.clone(),
-        });
+        env.search.enqueue(crate::search::Entry::new(sid, owner, m.seq, &m.content));
     }
 }

@@ -4,6 +4,8 @@
 //! An append is one closure on the session shard's writer (one transaction, group-committed
 //! with its neighbours); the registry summary is recorded in memory after the commit.
 
+use std::sync::Arc;
+
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 use tracing::Instrument;
@@ -15,6 +17,7 @@ use super::store::{self, MSG_COLS};
 use super::summary::Summaries;
 use crate::config::LimitsConfig;
 use crate::error::{AppError, AppResult};
+use crate::search::{Entry, SearchFeed};
 use crate::storage::Storage;
 
 /// How long an Idempotency-Key answers retries.
@@ -158,41 +161,42 @@ pub struct Appended {
     pub title: Option<String>,
 }
 
-/// What the cross-session search index needs from an append whose text changed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Indexed {
-    pub seq: i64,
-    pub text: String,
-    pub user_id: Option<String>,
-    pub project_id: Option<String>,
-}
-
-/// The answer to an append: its status (201 created, 200 merged or replayed), the stored
-/// message, and what to feed to cross-session search (None when no text changed).
+/// The answer to an append: its status (201 created, 200 merged or replayed) and the stored
+/// message.
 #[derive(Debug, Clone)]
 pub struct AppendOutcome {
     pub status: u16,
     /// The stored message as JSON text (serialized once, on the writer thread).
     pub body: String,
-    pub indexed: Option<Indexed>,
+}
+
+/// What a committed append leaves to do off the shard: the summary delta (seq, created_at,
+/// a new auto title) and, when the text changed, the cross-session search entry.
+struct Followups {
+    summary: Option<(i64, String, Option<String>)>,
+    search: Option<Entry>,
 }
 
 /// Appends (or merges) one message in one shard transaction; records the summary delta.
 pub async fn append(
     st: &Storage,
     sums: &Summaries,
+    feed: &Arc<SearchFeed>,
     sid: Uuid,
     msg: NewMessage,
     idem_key: Option<String>,
 ) -> AppResult<AppendOutcome> {
-    // Spawned, so a client that disconnects mid-append cannot cancel the summary record
-    // of a write that commits anyway.
-    let (shards, sums) = (st.shards.clone(), sums.clone());
+    // Spawned, so a client that disconnects mid-append cannot cancel the summary record or
+    // the search entry of a write that commits anyway.
+    let (shards, sums, feed) = (st.shards.clone(), sums.clone(), feed.clone());
     let task = tokio::spawn(
         async move {
-            let (out, summary) = shards.write(S, sid, move |c| append_tx(c, &msg, idem_key.as_deref())).await?;
-            if let Some((seq, at, title)) = summary {
+            let (out, then) = shards.write(S, sid, move |c| append_tx(c, sid, &msg, idem_key.as_deref())).await?;
+            if let Some((seq, at, title)) = then.summary {
                 sums.record(sid, seq, &at, title);
+            }
+            if let Some(entry) = then.search {
+                feed.enqueue(entry);
             }
             Ok::<_, AppError>(out)
         }
@@ -201,13 +205,11 @@ pub async fn append(
     task.await.map_err(AppError::internal)?.map_err(shard_err)
 }
 
-type Summary = Option<(i64, String, Option<String>)>;
-
-fn append_tx(c: &Connection, msg: &NewMessage, key: Option<&str>) -> AppResult<(AppendOutcome, Summary)> {
+fn append_tx(c: &Connection, sid: Uuid, msg: &NewMessage, key: Option<&str>) -> AppResult<(AppendOutcome, Followups)> {
     let now = crate::clock::now();
     if let Some(k) = key {
         if let Some((status, body)) = replay(c, k, &now)? {
-            return Ok((AppendOutcome { status, body, indexed: None }, None));
+            return Ok((AppendOutcome { status, body }, Followups { summary: None, search: None }));
         }
     }
     let (a, text_changed) = upsert_message(c, msg, &now)?;
@@ -216,40 +218,42 @@ fn append_tx(c: &Connection, msg: &NewMessage, key: Option<&str>) -> AppResult<(
     if let Some(k) = key {
         remember(c, k, a.message.seq, status, &body, &now)?;
     }
-    let indexed = if text_changed { Some(indexed(c, &a.message)?) } else { None };
+    let search = if text_changed { Some(Entry::new(sid, &owner(c)?, a.message.seq, &a.message.content)) } else { None };
     let summary = Some((a.message.seq, a.message.created_at.clone(), a.title));
-    Ok((AppendOutcome { status, body, indexed }, summary))
+    Ok((AppendOutcome { status, body }, Followups { summary, search }))
 }
 
-fn indexed(c: &Connection, m: &Message) -> AppResult<Indexed> {
+/// The session's `(user_id, project_id)` from its meta.
+fn owner(c: &Connection) -> AppResult<(Option<String>, Option<String>)> {
     let sql =
         "SELECT (SELECT value FROM meta WHERE key = 'user_id'), (SELECT value FROM meta WHERE key = 'project_id')";
     let (u, p): (Option<String>, Option<String>) =
         c.prepare_cached(sql)?.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let text = |v: Option<String>| v.and_then(|s| serde_json::from_str::<Option<String>>(&s).ok().flatten());
-    Ok(Indexed { seq: m.seq, text: m.content.clone(), user_id: text(u), project_id: text(p) })
+    Ok((text(u), text(p)))
 }
 
 /// The stored message and whether its searchable text changed.
 fn upsert_message(c: &Connection, msg: &NewMessage, now: &str) -> AppResult<(Appended, bool)> {
-    let Some(mut m) = store::get_message(c, &msg.id)? else {
-        let mut m = Message {
-            id: msg.id.clone(),
-            seq: 0,
-            role: msg.role.clone(),
-            parts: msg.parts.clone(),
-            metadata: msg.metadata.clone(),
-            attachments: None,
-            content: plain_text(&msg.parts),
-            created_at: now.to_string(),
-            updated_at: now.to_string(),
-        };
-        m.seq = store::insert_message(c, &m)?;
+    let mut m = Message {
+        id: msg.id.clone(),
+        seq: 0,
+        role: msg.role.clone(),
+        parts: msg.parts.clone(),
+        metadata: msg.metadata.clone(),
+        attachments: None,
+        content: plain_text(&msg.parts),
+        created_at: now.to_string(),
+        updated_at: now.to_string(),
+    };
+    if let Some(seq) = store::insert_message_if_new(c, &m)? {
+        m.seq = seq;
         let title =
             if m.role == "user" && !m.content.trim().is_empty() { store::set_auto_title(c, &m.content)? } else { None };
         let has_text = !m.content.is_empty();
         return Ok((Appended { message: m, created: true, title }, has_text));
-    };
+    }
+    let mut m = store::get_message(c, &msg.id)?.ok_or_else(|| AppError::internal("a conflicting id vanished"))?;
     let before = (m.parts.clone(), m.metadata.clone(), m.content.clone());
     merge_parts(&mut m.parts, &msg.parts);
     merge_metadata(&mut m.metadata, msg.metadata.as_ref());

@@ -117,10 +117,22 @@ pub fn get_message(conn: &Connection, id: &str) -> AppResult<Option<Message>> {
 pub fn insert_message(conn: &Connection, m: &Message) -> AppResult<i64> {
     let sql = "INSERT INTO messages(id, role, content, parts, metadata, created_at, updated_at)
                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)";
+    insert_with(conn, sql, m)?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Inserts `m` unless its id is taken; returns its seq, or None when a message with that
+/// id exists (the caller merges). One probe of the id index instead of a lookup first.
+pub fn insert_message_if_new(conn: &Connection, m: &Message) -> AppResult<Option<i64>> {
+    let sql = "INSERT INTO messages(id, role, content, parts, metadata, created_at, updated_at)
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT(id) DO NOTHING";
+    Ok((insert_with(conn, sql, m)? == 1).then(|| conn.last_insert_rowid()))
+}
+
+fn insert_with(conn: &Connection, sql: &str, m: &Message) -> AppResult<usize> {
     let parts = serde_json::to_string(&m.parts).map_err(AppError::internal)?;
     let meta = m.metadata.as_ref().map(Value::to_string);
-    conn.prepare_cached(sql)?.execute(params![m.id, m.role, m.content, parts, meta, m.created_at])?;
-    Ok(conn.last_insert_rowid())
+    Ok(conn.prepare_cached(sql)?.execute(params![m.id, m.role, m.content, parts, meta, m.created_at])?)
 }
 
 /// Rewrites a merged message's parts, content and metadata (seq and created_at kept).
