@@ -92,7 +92,7 @@ fn gauge(out: &mut String, name: &str, kind: &str, help: &str, value: f64) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
 }
 
-fn render_storage(out: &mut String, s: &SharedState) {
+fn render_storage(out: &mut String, s: &SharedState, backup_age: Option<f64>) {
     use std::sync::atomic::Ordering::Relaxed;
     let shards = &s.storage.shards;
     let (st, w) = (shards.stats(), &shards.stats().writer);
@@ -167,20 +167,17 @@ fn render_storage(out: &mut String, s: &SharedState) {
     for (name, kind, help, value) in series {
         gauge(out, name, kind, help, value);
     }
-    if let Some(age) = last_backup_age(&s.storage.root) {
+    if let Some(age) = backup_age {
         gauge(out, "planbase_last_backup_age_seconds", "gauge", "Seconds since the newest complete backup.", age);
     }
 }
 
-/// Age of the newest complete backup directory (partial ones start with a dot).
-fn last_backup_age(root: &crate::storage::DbRoot) -> Option<f64> {
-    let newest = std::fs::read_dir(root.backups())
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter(|e| !e.file_name().to_string_lossy().starts_with('.') && e.path().join("manifest.json").exists())
-        .filter_map(|e| e.metadata().ok()?.modified().ok())
-        .max()?;
-    newest.elapsed().ok().map(|d| d.as_secs_f64())
+/// Age of the newest complete backup, from its manifest's `created_at` (a directory's mtime
+/// moves when anything touches it). Blocking.
+fn last_backup_age(dir: &std::path::Path) -> Option<f64> {
+    let (_, created_at) = crate::maintenance::backups::newest_complete(dir)?;
+    let t = time::OffsetDateTime::parse(&created_at, &time::format_description::well_known::Rfc3339).ok()?;
+    Some((time::OffsetDateTime::now_utc() - t).as_seconds_f64().max(0.0))
 }
 
 /// Model calls by provider and outcome, retries, and completion-cache hits and misses.
@@ -204,9 +201,11 @@ fn render_llm(out: &mut String) {
 }
 
 pub async fn metrics(State(s): State<SharedState>) -> Response {
+    let dir = s.storage.root.backups();
+    let backup_age = tokio::task::spawn_blocking(move || last_backup_age(&dir)).await.ok().flatten();
     let mut out = String::new();
     render_requests(&mut out);
-    render_storage(&mut out, &s);
+    render_storage(&mut out, &s, backup_age);
     render_llm(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
 }

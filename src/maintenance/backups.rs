@@ -102,18 +102,39 @@ fn dir_name(dir: &Path) -> String {
 
 /// The complete backups under `dir` (a readable manifest that says complete), newest first.
 pub fn complete_backups(dir: &Path) -> Vec<(PathBuf, Manifest)> {
-    let mut all: Vec<(PathBuf, Manifest)> = std::fs::read_dir(dir)
+    complete::<Manifest>(dir, |m| (m.complete, m.created_at.clone()))
+}
+
+/// What the schedule, retention and metrics need of a manifest: not its file list, which
+/// serde then skips without building (a root of 100k sessions lists 100k files).
+#[derive(serde::Deserialize)]
+pub struct ManifestHead {
+    pub created_at: String,
+    pub complete: bool,
+}
+
+/// The newest complete backup: its directory and `created_at`.
+pub fn newest_complete(dir: &Path) -> Option<(PathBuf, String)> {
+    let heads = complete::<ManifestHead>(dir, |m| (m.complete, m.created_at.clone()));
+    heads.into_iter().next().map(|(p, m)| (p, m.created_at))
+}
+
+/// The backup directories under `dir` whose manifest parses as `M` and says complete,
+/// newest first by `created_at`. Partial directories start with a dot.
+fn complete<M: serde::de::DeserializeOwned>(dir: &Path, head: impl Fn(&M) -> (bool, String)) -> Vec<(PathBuf, M)> {
+    let mut all: Vec<(String, PathBuf, M)> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok())
         .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .filter_map(|e| {
-            let m: Manifest = serde_json::from_slice(&std::fs::read(e.path().join("manifest.json")).ok()?).ok()?;
-            m.complete.then(|| (e.path(), m))
+            let m: M = serde_json::from_slice(&std::fs::read(e.path().join("manifest.json")).ok()?).ok()?;
+            let (complete, created_at) = head(&m);
+            complete.then(|| (created_at, e.path(), m))
         })
         .collect();
-    all.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at));
-    all
+    all.sort_by(|a, b| b.0.cmp(&a.0));
+    all.into_iter().map(|(_, p, m)| (p, m)).collect()
 }
 
 /// Keeps the `keep` newest complete backups (0 keeps all) and removes partial directories
@@ -121,7 +142,8 @@ pub fn complete_backups(dir: &Path) -> Vec<(PathBuf, Manifest)> {
 pub fn prune(dir: &Path, keep: u32) -> usize {
     let mut removed = 0;
     if keep > 0 {
-        for (path, _) in complete_backups(dir).into_iter().skip(keep as usize) {
+        let heads = complete::<ManifestHead>(dir, |m| (m.complete, m.created_at.clone()));
+        for (path, _) in heads.into_iter().skip(keep as usize) {
             removed += usize::from(std::fs::remove_dir_all(&path).is_ok());
         }
     }
@@ -166,5 +188,8 @@ mod tests {
         // evidence); the fresh partial may belong to a running backup.
         assert_eq!(left, [".x.partial", "broken", "c", "d"]);
         assert_eq!(prune(t.path(), 0), 0, "keep = 0 keeps everything");
+        let (newest, at) = newest_complete(t.path()).unwrap();
+        assert_eq!((newest.file_name().unwrap().to_str(), at.as_str()), (Some("d"), "2026-01-04T00:00:00.000Z"));
+        assert_eq!(complete_backups(t.path()).len(), 2);
     }
 }

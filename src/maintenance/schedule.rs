@@ -10,7 +10,7 @@
 //! most (sooner for short intervals) and does one thing at a time, so a slow backup delays
 //! maintenance rather than overlapping it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::OptionalExtension;
 
@@ -28,6 +28,7 @@ pub fn spawn(state: SharedState) {
     let Some(tick) = tick_period(&cfg) else { return };
     tokio::spawn(async move {
         let mut last_sweep = std::time::Instant::now();
+        let mut backoff = Backoff::default();
         let mut timer = tokio::time::interval(tick);
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -35,6 +36,9 @@ pub fn spawn(state: SharedState) {
             // Spawned once ready: not ready any more means shutting down, so no new backup.
             if !state.ready.load(std::sync::atomic::Ordering::Acquire) {
                 return;
+            }
+            if let Some(every) = cfg.backup_interval.0 {
+                backup_step(&state, &cfg, &mut backoff, tick, Duration::from_secs(every)).await;
             }
             if let Err(e) = tick_once(&state, &cfg).await {
                 tracing::warn!(cause = %e.operator_message(), "scheduled maintenance step failed");
@@ -63,18 +67,58 @@ fn tick_period(cfg: &MaintenanceConfig) -> Option<Duration> {
     Some(Duration::from_secs((shortest / 4).clamp(1, 60)))
 }
 
-async fn tick_once(state: &SharedState, cfg: &MaintenanceConfig) -> AppResult<()> {
-    if let Some(every) = cfg.backup_interval.0 {
-        let dir = state.storage.root.backups();
-        let newest = tokio::task::spawn_blocking(move || {
-            super::backups::complete_backups(&dir).into_iter().next().map(|(_, m)| m.created_at)
-        })
-        .await
-        .map_err(crate::error::AppError::internal)?;
-        if is_due(newest.as_deref(), every) {
-            scheduled_backup(state, cfg).await?;
+/// Runs the scheduled backup when the newest complete one is older than the interval, unless
+/// a recent failure is still backing off.
+async fn backup_step(
+    state: &SharedState,
+    cfg: &MaintenanceConfig,
+    backoff: &mut Backoff,
+    tick: Duration,
+    every: Duration,
+) {
+    if !backoff.ready(Instant::now()) {
+        return;
+    }
+    let dir = state.storage.root.backups();
+    let newest = tokio::task::spawn_blocking(move || super::backups::newest_complete(&dir).map(|(_, at)| at)).await;
+    if !is_due(newest.ok().flatten().as_deref(), every.as_secs()) {
+        return;
+    }
+    match scheduled_backup(state, cfg).await {
+        Ok(()) => backoff.succeeded(),
+        Err(e) => {
+            backoff.failed(Instant::now(), tick, every);
+            tracing::warn!(cause = %e.operator_message(), failures = backoff.failures, "scheduled backup failed");
         }
     }
+}
+
+/// After a scheduled backup fails (a full disk, say) the next attempt waits one tick, then
+/// twice as long after each further failure, never longer than the backup interval. Without
+/// it every tick (as often as once a second) would start copying the whole root again.
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+    until: Option<Instant>,
+}
+
+impl Backoff {
+    fn ready(&self, now: Instant) -> bool {
+        self.until.is_none_or(|u| now >= u)
+    }
+
+    fn failed(&mut self, now: Instant, tick: Duration, cap: Duration) {
+        self.failures += 1;
+        let wait = tick.saturating_mul(1 << (self.failures - 1).min(16)).min(cap.max(tick));
+        self.until = Some(now + wait);
+    }
+
+    fn succeeded(&mut self) {
+        *self = Backoff::default();
+    }
+}
+
+async fn tick_once(state: &SharedState, cfg: &MaintenanceConfig) -> AppResult<()> {
     if let Some(every) = cfg.interval.0 {
         let last = last_maintenance(state).await?;
         if last.is_none() {
@@ -136,6 +180,24 @@ mod tests {
         assert!(is_due(Some(&hour_ago), 3600));
         assert!(!is_due(Some(&hour_ago), 7200));
         assert!(is_due(Some("yesterday"), 7200));
+    }
+
+    #[test]
+    fn failed_backups_back_off_up_to_the_interval() {
+        let (t0, tick, every) = (Instant::now(), Duration::from_secs(1), Duration::from_secs(10));
+        let mut b = Backoff::default();
+        assert!(b.ready(t0));
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            b.failed(t0, tick, every);
+            waits.push((b.until.unwrap() - t0).as_secs());
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 10, 10]);
+        assert!(!b.ready(t0 + Duration::from_secs(9)));
+        assert!(b.ready(t0 + every));
+        b.succeeded();
+        assert!(b.ready(t0));
+        assert_eq!(b.failures, 0);
     }
 
     #[test]
