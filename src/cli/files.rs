@@ -86,12 +86,12 @@ fn quarantined(root: &DbRoot) -> Vec<String> {
     out
 }
 
-/// Problems of one file: unreadable, wrong kind, too new, or integrity_check failures.
+/// Problems of one file: unreadable, wrong kind, too new, damaged pages or indexes, or rows
+/// that break a CHECK, NOT NULL or foreign key constraint.
 pub fn check_one(path: &Path, kind: FileKind) -> Vec<String> {
     let run = || -> Result<Vec<String>, crate::error::AppError> {
-        let conn = connection::open_untrusted(path)?;
-        migrate::check(&conn, kind)?;
-        connection::integrity_problems(&conn)
+        migrate::check(&connection::open_untrusted(path)?, kind)?;
+        connection::constraint_problems(path, false)
     };
     run().unwrap_or_else(|e| vec![format!("{}", e.operator_message())])
 }

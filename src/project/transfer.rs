@@ -11,8 +11,7 @@ use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
-use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -297,25 +296,11 @@ fn check_schema(conn: &Connection, version: u32) -> AppResult<()> {
     Ok(())
 }
 
-/// CHECK and NOT NULL constraints and foreign keys of every row. SQLite skips CHECK and
-/// NOT NULL in `integrity_check` on a read-only connection, so this pass opens the private
-/// temp copy read-write, still `query_only`, untrusted and defensive; it runs only once the
-/// schema is known to be ours, so the constraint expressions it evaluates are ours too.
+/// CHECK and NOT NULL constraints and foreign keys of every row, on the private temp copy
+/// (see [`connection::constraint_problems`]); it runs only once the schema is known to be
+/// ours, so the constraint expressions it evaluates are ours too.
 fn check_rows(path: &Path) -> AppResult<()> {
-    let run = || -> AppResult<Vec<String>> {
-        let conn =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
-        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
-        conn.execute_batch("PRAGMA query_only = ON;")?;
-        let mut problems: Vec<String> = pragma_rows(&conn, "PRAGMA quick_check")?;
-        problems.retain(|p| p != "ok");
-        problems.extend(
-            pragma_rows(&conn, "PRAGMA foreign_key_check")?.into_iter().map(|t| format!("dangling key in {t}")),
-        );
-        Ok(problems)
-    };
-    let problems = at_step("integrity", "the file is damaged", run())?;
+    let problems = at_step("integrity", "the file is damaged", connection::constraint_problems(path, true))?;
     match problems.is_empty() {
         true => Ok(()),
         false => {
@@ -323,13 +308,6 @@ fn check_rows(path: &Path) -> AppResult<()> {
                 .with_internal(problems.join("; ")))
         }
     }
-}
-
-/// The first column of every row a PRAGMA returns, as text.
-fn pragma_rows(conn: &Connection, sql: &str) -> AppResult<Vec<String>> {
-    let mut stmt = conn.prepare(sql)?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// meta must say `kind = project`, carry a UUID id, and read as a project.

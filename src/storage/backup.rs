@@ -176,7 +176,8 @@ pub fn verify(dir: &Path) -> AppResult<Manifest> {
         let kind = kind_named(&e.kind).ok_or_else(|| bad(format!("{}: unknown kind {}", e.file, e.kind)))?;
         let conn = connection::open_untrusted(&p)?;
         migrate::check(&conn, kind).map_err(|x| bad(format!("{}: {}", e.file, x.message)))?;
-        let problems = connection::integrity_problems(&conn)?;
+        drop(conn);
+        let problems = connection::constraint_problems(&p, false)?;
         if !problems.is_empty() {
             return Err(bad(format!("{}: integrity_check: {}", e.file, problems.join("; "))));
         }

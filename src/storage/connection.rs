@@ -103,12 +103,38 @@ pub fn open(path: &Path, kind: FileKind, pragmas: &Pragmas, mode: Mode) -> AppRe
 /// Opens a file for inspection only (check, backup, import): read-only, no kind check,
 /// untrusted schema, defensive mode.
 pub fn open_untrusted(path: &Path) -> AppResult<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags)?;
+    open_inspecting(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+}
+
+fn open_inspecting(path: &Path, mode: OpenFlags) -> AppResult<Connection> {
+    let conn = Connection::open_with_flags(path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
     conn.execute_batch("PRAGMA query_only = ON;")?;
     Ok(conn)
+}
+
+/// Every broken row as well as every broken page: `integrity_check` (or the faster
+/// `quick_check`, which skips comparing indexes with their tables) plus `foreign_key_check`.
+/// SQLite skips CHECK and NOT NULL constraints in those checks on a read-only connection, so
+/// this opens `path` read-write, yet `query_only`, untrusted and defensive: it writes
+/// nothing, and it is safe beside a server (in WAL mode a connection that is not the last
+/// to close leaves the WAL alone). Call it only on files whose schema is known to be ours,
+/// since it evaluates the schema's CHECK expressions.
+pub fn constraint_problems(path: &Path, quick: bool) -> AppResult<Vec<String>> {
+    let conn = open_inspecting(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    let mut problems = pragma_rows(&conn, if quick { "PRAGMA quick_check" } else { "PRAGMA integrity_check" })?;
+    problems.retain(|p| p != "ok");
+    let dangling = pragma_rows(&conn, "PRAGMA foreign_key_check")?;
+    problems.extend(dangling.into_iter().map(|t| format!("dangling key in {t}")));
+    Ok(problems)
+}
+
+/// The first column of every row a PRAGMA returns, as text.
+fn pragma_rows(conn: &Connection, sql: &str) -> AppResult<Vec<String>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Runs `PRAGMA integrity_check` and returns its problems (empty when the file is fine).

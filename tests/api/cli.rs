@@ -81,6 +81,27 @@ async fn check_reports_a_damaged_shard_and_exits_non_zero() {
     assert!(out.contains("1 problems"), "{out}");
 }
 
+/// `integrity_check` on a read-only connection skips CHECK and NOT NULL: check must still
+/// see a row that breaks one (written here with the constraints switched off).
+#[tokio::test]
+async fn check_reports_rows_that_break_a_constraint() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("db");
+    let app = TestApp::spawn_at(root.clone(), |_| {}, Router::new()).await.unwrap();
+    let r = app.client.post(app.url("/api/v1/sessions")).json(&serde_json::json!({})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let s: serde_json::Value = r.json().await.unwrap();
+    app.stop().await;
+    let path = root.join(format!("sessions/session_{}.sqlite", s["id"].as_str().unwrap()));
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch("PRAGMA ignore_check_constraints = ON; UPDATE state SET status = 'bogus';").unwrap();
+    drop(c);
+    let (ok, out, _) = run(planbase(&root).arg("check"));
+    assert!(!ok, "{out}");
+    assert!(out.contains(path.file_name().unwrap().to_str().unwrap()) && out.contains("CHECK constraint"), "{out}");
+    assert!(out.contains("1 problems"), "{out}");
+}
+
 #[test]
 fn a_second_serve_exits_and_a_restart_after_kill_9_works() {
     let dir = tempfile::tempdir().unwrap();
