@@ -87,6 +87,9 @@ impl App {
         }));
         let llm = llm::provider(&config.llm, &storage.shared.llm_cache)
             .map_err(|e| anyhow::anyhow!("llm: {}", e.operator_message()))?;
+        let embedder =
+            llm::embedding::from_config(&config.embedding, &config.llm, storage.shared.embedding_cache.clone())
+                .map_err(|e| anyhow::anyhow!("embedding: {}", e.operator_message()))?;
         let state = Arc::new(AppState {
             config,
             storage,
@@ -97,6 +100,7 @@ impl App {
             search: Arc::new(search::SearchFeed::default()),
             search_stop: Arc::new(Notify::new()),
             llm,
+            embedder,
         });
         start_session_summaries(&state, &prev);
         start_search_feed(&state, &prev);

@@ -34,7 +34,7 @@ async fn create(
     ApiJson(body): ApiJson<NewMemory>,
 ) -> AppResult<(StatusCode, Json<Memory>)> {
     let (id, _) = ids(&id, None)?;
-    let m = memories::create(&s.storage, &s.config.embedding, id, body).await?;
+    let m = memories::create(&s.storage, &s.embedder, id, body).await?;
     Ok((StatusCode::CREATED, Json(m)))
 }
 
@@ -65,6 +65,6 @@ async fn search(
     ApiJson(body): ApiJson<SearchRequest>,
 ) -> AppResult<Json<Value>> {
     let (id, _) = ids(&id, None)?;
-    let hits = memories::search(&s.storage, &s.config.embedding, id, body).await?;
+    let hits = memories::search(&s.storage, &s.embedder, id, body).await?;
     Ok(Json(serde_json::json!({ "items": hits })))
 }

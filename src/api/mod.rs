@@ -61,6 +61,9 @@ pub struct AppState {
     pub search_stop: Arc<tokio::sync::Notify>,
     /// The chat model (`llm.provider`), cached when it is a remote one.
     pub llm: Arc<dyn crate::llm::chat::LlmProvider>,
+    /// The embedding model (`embedding.provider`) behind the embedding cache; one for the
+    /// server's lifetime, so a remote provider keeps its HTTP client and connections.
+    pub embedder: Arc<dyn crate::llm::embedding::EmbeddingProvider>,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -1,5 +1,6 @@
 //! Embedding providers. [`EmbeddingProvider`] is synchronous on purpose: callers run it on a
-//! blocking thread (it may touch the SQLite cache, and a remote provider would block too).
+//! blocking thread (it may touch the SQLite cache, and the remote one blocks on the network).
+//! `openai` (any OpenAI-compatible `/embeddings`) is in [`super::openai::embed`].
 //!
 //! The default `offline` provider needs no network and is deterministic: it hashes lowercased
 //! word unigrams and character bi/trigrams (FNV-1a, signed) into `dim` buckets and
@@ -9,8 +10,9 @@
 use std::sync::Arc;
 
 use super::embedding_cache::CachedEmbedder;
+use super::openai::embed::OpenAiEmbedder;
 use super::vector::normalize;
-use crate::config::{EmbeddingConfig, Provider};
+use crate::config::{EmbeddingConfig, LlmConfig, Provider};
 use crate::error::{AppError, AppResult};
 use crate::storage::DbPool;
 
@@ -27,9 +29,10 @@ pub trait EmbeddingProvider: Send + Sync {
     fn embed(&self, texts: &[String]) -> AppResult<Vec<Vec<f32>>>;
 }
 
-/// The provider `embedding.*` configures, behind the embedding cache. Cheap: build one per
-/// request rather than keeping state.
-pub fn from_config(cfg: &EmbeddingConfig, cache: DbPool) -> AppResult<Arc<dyn EmbeddingProvider>> {
+/// The provider `embedding.*` configures, behind the embedding cache. Built once, at start-up
+/// (the server keeps it in its state): the `openai` provider holds an HTTP client and its
+/// connection pool, and reads its key (`llm.api_key_env`) there.
+pub fn from_config(cfg: &EmbeddingConfig, llm: &LlmConfig, cache: DbPool) -> AppResult<Arc<dyn EmbeddingProvider>> {
     let inner: Arc<dyn EmbeddingProvider> = match cfg.provider {
         Provider::Offline => {
             let dim = cfg.dim.map(|d| d as usize).unwrap_or(DEFAULT_DIM);
@@ -38,16 +41,7 @@ pub fn from_config(cfg: &EmbeddingConfig, cache: DbPool) -> AppResult<Arc<dyn Em
             }
             Arc::new(OfflineEmbedder::new(cfg.model.clone().unwrap_or_else(|| OFFLINE_MODEL.into()), dim))
         }
-        Provider::Openai => {
-            return Err(AppError::new(
-                503,
-                "llm_service_error",
-                "llm",
-                "the openai embedding provider is not configured",
-            )
-            .retryable()
-            .with_suggestion("set embedding.provider = \"offline\""))
-        }
+        Provider::Openai => Arc::new(OpenAiEmbedder::from_config(cfg, llm)?),
     };
     Ok(Arc::new(CachedEmbedder::new(inner, cache)))
 }

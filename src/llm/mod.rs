@@ -1,7 +1,7 @@
 //! Model providers: chat completions behind [`chat::LlmProvider`] (`offline`, `openai`, both
 //! able to stream), counted ([`metrics`]) and cached by request hash
 //! ([`completion_cache`]); embeddings behind
-//! [`embedding::EmbeddingProvider`] (deterministic `offline`), cached by text hash
+//! [`embedding::EmbeddingProvider`] (deterministic `offline`, `openai`), cached by text hash
 //! ([`embedding_cache`]), with the vector helpers in [`vector`].
 
 pub mod chat;

@@ -13,20 +13,14 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::config::EmbeddingConfig;
 use crate::error::{AppError, AppResult};
-use crate::llm::embedding::{self, EmbeddingProvider};
+use crate::llm::embedding::EmbeddingProvider;
 use crate::paging;
 use crate::storage::{ShardKind, Storage};
 use model::{Memory, MemoryFilter, MemoryKey, NewMemory, SearchHit, SearchMode, SearchRequest};
 
 pub fn memory_not_found() -> AppError {
     AppError::not_found("memory_not_found", "memory", "no memory with this id in this session")
-}
-
-/// The configured provider behind the embedding cache.
-pub fn provider(st: &Storage, cfg: &EmbeddingConfig) -> AppResult<Arc<dyn EmbeddingProvider>> {
-    embedding::from_config(cfg, st.shared.embedding_cache.clone())
 }
 
 /// Embeds one text off the runtime thread (the provider may hit SQLite or the network).
@@ -44,15 +38,15 @@ fn session_not_found() -> AppError {
     AppError::not_found("session_not_found", "session", "no session with this id")
 }
 
-pub async fn create(st: &Storage, cfg: &EmbeddingConfig, session: Uuid, new: NewMemory) -> AppResult<Memory> {
+/// `p` is the server's embedding provider (`AppState::embedder`), behind the cache.
+pub async fn create(st: &Storage, p: &Arc<dyn EmbeddingProvider>, session: Uuid, new: NewMemory) -> AppResult<Memory> {
     new.validate()?;
     // Cheap check first, so an unknown session does not cost an embedding.
     if !st.shards.exists(ShardKind::Session, session) {
         return Err(session_not_found());
     }
-    let p = provider(st, cfg)?;
     let model = p.model().to_string();
-    let vector = embed(p, new.content.clone()).await?;
+    let vector = embed(p.clone(), new.content.clone()).await?;
     let m = Memory {
         id: Uuid::now_v7().to_string(),
         content: new.content.clone(),
@@ -103,7 +97,7 @@ pub async fn delete(st: &Storage, session: Uuid, id: Uuid) -> AppResult<()> {
 /// Runs a search; see the module docs for the modes.
 pub async fn search(
     st: &Storage,
-    cfg: &EmbeddingConfig,
+    p: &Arc<dyn EmbeddingProvider>,
     session: Uuid,
     req: SearchRequest,
 ) -> AppResult<Vec<SearchHit>> {
@@ -117,7 +111,7 @@ pub async fn search(
     let query = req.query.clone().filter(|q| !q.trim().is_empty());
     let qvec = match mode {
         SearchMode::Text => None,
-        _ => Some(query_vector(st, cfg, req.vector.clone(), query.clone()).await?),
+        _ => Some(query_vector(p, req.vector.clone(), query.clone()).await?),
     };
     let plan = search::Plan { mode, k, query, vector: qvec, memory_type: req.memory_type };
     st.shards.read(ShardKind::Session, session, move |c| hits(c, plan.rank(c)?)).await
@@ -126,12 +120,10 @@ pub async fn search(
 /// The query vector with its model: the client's vector (which must match the provider's
 /// dim, since only that model's vectors are stored) or the embedded query text.
 async fn query_vector(
-    st: &Storage,
-    cfg: &EmbeddingConfig,
+    p: &Arc<dyn EmbeddingProvider>,
     given: Option<Vec<f32>>,
     query: Option<String>,
 ) -> AppResult<(String, Vec<f32>)> {
-    let p = provider(st, cfg)?;
     let model = p.model().to_string();
     match (given, query) {
         (Some(v), _) if v.len() != p.dim() => Err(AppError::validation(
@@ -139,7 +131,7 @@ async fn query_vector(
             format!("vector has {} dimensions; memories are embedded with {} ({model})", v.len(), p.dim()),
         )),
         (Some(v), _) => Ok((model, v)),
-        (None, Some(q)) => Ok((model, embed(p, q).await?)),
+        (None, Some(q)) => Ok((model, embed(p.clone(), q).await?)),
         (None, None) => Err(AppError::validation("vector", "vector search needs a vector or a query")),
     }
 }

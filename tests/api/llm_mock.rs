@@ -1,15 +1,18 @@
-//! A local OpenAI-compatible model for the chat tests (no network): `/v1/chat/completions`
-//! answers JSON, or SSE when the request says `stream: true`. Replies are scripted in
-//! order; once the script is used up it echoes the last message. Every request is kept.
+//! A local OpenAI-compatible model for the chat and memory tests (no network):
+//! `/v1/chat/completions` answers JSON, or SSE when the request says `stream: true`. Replies
+//! are scripted in order; once the script is used up it echoes the last message.
+//! `/v1/embeddings` answers the vector a test set for each text (else one derived from the
+//! text), listed in reverse order so clients must sort by `index`; failures are scripted as
+//! statuses. Every request is kept.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::Response;
+use axum::http::{HeaderMap, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use parking_lot::Mutex;
@@ -46,12 +49,27 @@ impl Reply {
     }
 }
 
+/// A request `/v1/embeddings` received.
+#[derive(Clone, Debug)]
+pub struct EmbedRequest {
+    pub body: Value,
+    /// The `Authorization` header as sent.
+    pub authorization: Option<String>,
+}
+
 #[derive(Default)]
 struct Inner {
     replies: Mutex<VecDeque<Reply>>,
     requests: Mutex<Vec<Value>>,
     calls: AtomicUsize,
+    embed_failures: Mutex<VecDeque<u16>>,
+    embed_requests: Mutex<Vec<EmbedRequest>>,
+    vectors: Mutex<HashMap<String, Vec<f32>>>,
 }
+
+/// The variable the embedding tests' key is read from, and the key in it.
+pub const EMBED_KEY_ENV: &str = "PB_TEST_EMBEDDING_API_KEY";
+pub const EMBED_KEY: &str = "sk-test-embedding-key";
 
 #[derive(Clone)]
 pub struct Mock {
@@ -63,7 +81,10 @@ impl Mock {
     /// Starts the mock on its own thread and runtime.
     pub fn start() -> Mock {
         let inner = Arc::new(Inner::default());
-        let app = Router::new().route("/v1/chat/completions", post(complete)).with_state(inner.clone());
+        let app = Router::new()
+            .route("/v1/chat/completions", post(complete))
+            .route("/v1/embeddings", post(embeddings))
+            .with_state(inner.clone());
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -101,6 +122,47 @@ impl Mock {
             c.llm.timeout_ms = 5_000;
         }
     }
+
+    /// The next calls to `/v1/embeddings` answer these statuses, in order.
+    pub fn fail_embeddings(&self, statuses: impl IntoIterator<Item = u16>) {
+        self.inner.embed_failures.lock().extend(statuses);
+    }
+
+    /// `/v1/embeddings` answers `v` for `text` (whatever size was asked for).
+    pub fn set_vector(&self, text: &str, v: Vec<f32>) {
+        self.inner.vectors.lock().insert(text.to_string(), v);
+    }
+
+    pub fn embed_requests(&self) -> Vec<EmbedRequest> {
+        self.inner.embed_requests.lock().clone()
+    }
+
+    pub fn embed_calls(&self) -> usize {
+        self.inner.embed_requests.lock().len()
+    }
+
+    /// Points a server's embeddings at the mock: `embedding.provider = "openai"` with `dim`,
+    /// the `llm.*` connection keys at the mock (one retry, the key in [`EMBED_KEY_ENV`]); chat
+    /// stays offline.
+    pub fn embedding_config(&self, dim: Option<u32>) -> impl FnOnce(&mut Config) {
+        set_embed_key();
+        let base = self.base.clone();
+        move |c: &mut Config| {
+            c.embedding.provider = Provider::Openai;
+            c.embedding.dim = dim;
+            c.llm.base_url = Some(base);
+            c.llm.api_key_env = EMBED_KEY_ENV.into();
+            c.llm.max_retries = 1;
+            c.llm.timeout_ms = 5_000;
+        }
+    }
+}
+
+/// Sets [`EMBED_KEY_ENV`] once per process, before any server reads it. Its name has no
+/// `PLANBASE_` prefix, so config loading ignores it.
+fn set_embed_key() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| std::env::set_var(EMBED_KEY_ENV, EMBED_KEY));
 }
 
 async fn complete(State(m): State<Arc<Inner>>, Json(body): Json<Value>) -> Response<Body> {
@@ -153,4 +215,33 @@ fn sse(pieces: Vec<String>, gap: Duration, complete: bool) -> Body {
         Some((next, (it, n + 1)))
     });
     Body::from_stream(s)
+}
+
+async fn embeddings(State(m): State<Arc<Inner>>, headers: HeaderMap, Json(body): Json<Value>) -> Response<Body> {
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+    m.embed_requests.lock().push(EmbedRequest { body: body.clone(), authorization });
+    if let Some(s) = m.embed_failures.lock().pop_front() {
+        return Response::builder().status(s).body(Body::from("{\"error\":{\"message\":\"mock\"}}")).unwrap();
+    }
+    // Without `dimensions`, the size of text-embedding-3-small.
+    let dim = body["dimensions"].as_u64().unwrap_or(1536) as usize;
+    let texts: Vec<&str> = body["input"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let vectors = m.vectors.lock();
+    let data: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, t)| {
+            let v = vectors.get(*t).cloned().unwrap_or_else(|| derived(t, dim));
+            json!({"object": "embedding", "index": i, "embedding": v})
+        })
+        .collect();
+    let v = json!({"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 3, "total_tokens": 3}});
+    Response::builder().header("content-type", "application/json").body(Body::from(v.to_string())).unwrap()
+}
+
+/// A fixed vector for a text nobody set one for: bytes of the text's FNV-1a hash.
+fn derived(text: &str, dim: usize) -> Vec<f32> {
+    let h = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    (0..dim).map(|i| ((h >> (i % 8 * 8)) & 0xff) as f32 / 255.0 + 0.01).collect()
 }

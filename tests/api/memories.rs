@@ -1,5 +1,8 @@
 //! Session memories over HTTP: create, list, get (access count), delete, text and vector
-//! search, validation and the embedding cache.
+//! search, validation and the embedding cache; the openai embedding provider against the
+//! local mock in [`openai`].
+
+mod openai;
 
 use planbase::storage::ShardKind;
 use reqwest::Method;
@@ -277,21 +280,6 @@ async fn the_embedding_cache_counts_a_hit_on_a_repeated_text() {
     assert_eq!(hits().await, Some(0));
     search(&app, &sid, json!({"query": text, "mode": "vector"})).await;
     assert_eq!(hits().await, Some(1));
-}
-
-#[tokio::test]
-async fn openai_embeddings_are_not_configured_yet() {
-    let app =
-        TestApp::spawn_with(|c| c.embedding.provider = planbase::config::Provider::Openai, axum::Router::new()).await;
-    let sid = new_session(&app).await;
-    let path = format!("/api/v1/sessions/{sid}/memories");
-    let (status, body) = post(&app, &path, json!({"content": "x"})).await;
-    assert_eq!(status, 503, "{body}");
-    assert_error_shape(&body, "llm_service_error");
-    let (_, list) = app.get(&path).await;
-    assert_eq!(list["items"], json!([]), "nothing stored");
-    let hits = search(&app, &sid, json!({"query": "x", "mode": "text"})).await;
-    assert!(hits.is_empty(), "text search needs no embeddings");
 }
 
 #[tokio::test]
