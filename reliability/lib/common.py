@@ -323,3 +323,22 @@ def percentile(sorted_vals: list[float], q: float) -> float:
         return float("nan")
     i = min(len(sorted_vals) - 1, max(0, int(round(q / 100.0 * len(sorted_vals) + 0.5)) - 1))
     return sorted_vals[i]
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+def proc_stats(pid: int) -> tuple[int | None, int | None]:
+    """(VmRSS in KiB, open fds) of a live process (Linux /proc), None where unreadable."""
+    rss = fds = None
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                    break
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        pass
+    return rss, fds
