@@ -56,9 +56,14 @@ pub async fn idle_shards(st: &Storage, pragmas: &Pragmas, vacuum: bool) -> AppRe
 
 fn compact_one(kind: ShardKind, path: &std::path::Path, pragmas: &Pragmas, vacuum: bool) -> AppResult<Compacted> {
     let mut out = Compacted::default();
-    let wal = path.with_extension("sqlite-wal");
+    // Checked before the open, which would create the -wal itself; a TRUNCATE checkpoint
+    // leaves it empty, so only a WAL with frames has work for us.
+    let wal_frames = std::fs::metadata(path.with_extension("sqlite-wal")).is_ok_and(|m| m.len() > 0);
+    if !wal_frames && !vacuum {
+        return Ok(out);
+    }
     let conn = connection::open(path, crate::storage::handle::file_kind(kind), pragmas, Mode::Existing)?;
-    if wal.exists() {
+    if wal_frames {
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         out.checkpointed = 1;
     }

@@ -70,11 +70,19 @@ async fn indexed_search(st: &Storage, sid: Uuid, fts: String, offset: usize, fet
     if let Some(hits) = st.shards.read(S, sid, current).await.map_err(shard_err)? {
         return Ok(hits);
     }
+    let q = fts.clone();
     let caught_up = move |c: &rusqlite::Connection| {
         store::fts_catch_up(c)?;
-        run(c, &fts, offset, fetch)
+        run(c, &q, offset, fetch)
     };
-    st.shards.write(S, sid, caught_up).await.map_err(shard_err)
+    match st.shards.write(S, sid, caught_up).await.map_err(shard_err) {
+        // A full shard cannot take the index's catch-up, but reads keep working there: search
+        // what is indexed (all but the newest < 256 messages) rather than answer 507.
+        Err(e) if e.status == 507 => {
+            st.shards.read(S, sid, move |c| run(c, &fts, offset, fetch)).await.map_err(shard_err)
+        }
+        other => other,
+    }
 }
 
 fn run(c: &rusqlite::Connection, fts: &str, offset: usize, fetch: usize) -> AppResult<Vec<Hit>> {

@@ -246,7 +246,8 @@ async fn a_full_shard_is_507_and_reads_keep_working() {
     let (_, a) = crate::projects::post(&app, "/api/v1/sessions", serde_json::json!({})).await;
     let (_, b) = crate::projects::post(&app, "/api/v1/sessions", serde_json::json!({})).await;
     let (a, b) = (a["id"].as_str().unwrap().to_string(), b["id"].as_str().unwrap().to_string());
-    let big = "x".repeat(200 * 1024);
+    // Varied words, so indexing them for search needs pages of its own.
+    let big: String = (0..30_000).map(|i| format!("w{i} ")).collect();
     let mut full = None;
     for i in 0..20 {
         let msg = serde_json::json!({"role": "user", "parts": [{"type": "text", "text": format!("{i} {big}")}]});
@@ -261,6 +262,10 @@ async fn a_full_shard_is_507_and_reads_keep_working() {
     crate::helpers::assert_error_shape(&body, "storage_full");
     let (s, page) = app.get(&format!("/api/v1/sessions/{a}/messages?limit=1")).await;
     assert_eq!((s, page["items"].as_array().map(Vec::len)), (200, Some(1)), "reads keep working");
+    // Found by reliability part 4: search first indexes the newest messages on the writer,
+    // which a full shard refuses; it answers from what is indexed instead of 507.
+    let (s, hits) = app.get(&format!("/api/v1/sessions/{a}/search?q=w7")).await;
+    assert_eq!(s, 200, "{hits}");
     let small = serde_json::json!({"role": "user", "parts": [{"type": "text", "text": "fine"}]});
     assert_eq!(
         crate::projects::post(&app, &format!("/api/v1/sessions/{b}/messages"), small).await.0,
