@@ -68,6 +68,10 @@ impl App {
         if !prev.clean_shutdown && prev.last_flush_at.is_some() {
             tracing::warn!(last_flush_at = ?prev.last_flush_at, "the previous run did not stop cleanly");
         }
+        let interrupted = maintenance::job::fail_interrupted(&storage).await?;
+        if interrupted > 0 {
+            tracing::warn!(jobs = interrupted, "server jobs left unfinished by the previous run marked failed");
+        }
         let listener = tokio::net::TcpListener::bind(config.server.bind)
             .await
             .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;
@@ -101,6 +105,7 @@ impl App {
             search_stop: Arc::new(Notify::new()),
             llm,
             embedder,
+            maintenance: Default::default(),
         });
         start_session_summaries(&state, &prev);
         start_search_feed(&state, &prev);

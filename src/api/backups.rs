@@ -20,10 +20,11 @@ pub fn routes() -> Router<SharedState> {
         .route("/api/v1/admin/maintenance", axum::routing::post(maintenance))
 }
 
-/// Runs the maintenance steps now and answers what each did.
-async fn maintenance(State(s): State<SharedState>) -> Json<crate::maintenance::Report> {
-    let pragmas = Pragmas::from_config(&s.config.storage);
-    Json(crate::maintenance::run(&s.storage, &s.summaries, &s.config.maintenance, &pragmas).await)
+/// 202 with the `maintenance` job; the steps run behind it and their report becomes the
+/// job's `result`. 409 `maintenance_running` while a run is under way.
+async fn maintenance(State(s): State<SharedState>) -> AppResult<(StatusCode, Json<Value>)> {
+    let (job, _run) = crate::maintenance::job::start(&s, false).await?;
+    Ok((StatusCode::ACCEPTED, Json(serde_json::to_value(job).map_err(AppError::internal)?)))
 }
 
 #[derive(Deserialize, Default)]

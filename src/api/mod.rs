@@ -64,6 +64,8 @@ pub struct AppState {
     /// The embedding model (`embedding.provider`) behind the embedding cache; one for the
     /// server's lifetime, so a remote provider keeps its HTTP client and connections.
     pub embedder: Arc<dyn crate::llm::embedding::EmbeddingProvider>,
+    /// The maintenance run under way (one at a time; see `maintenance::job`).
+    pub maintenance: crate::maintenance::job::Runs,
 }
 
 pub type SharedState = Arc<AppState>;

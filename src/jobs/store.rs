@@ -63,6 +63,17 @@ pub fn get_job(conn: &Connection, job_id: &str) -> AppResult<Option<Job>> {
     Ok(conn.prepare_cached(&sql)?.query_row([job_id], job_of).optional()?)
 }
 
+/// Marks the unfinished (`pending`/`running`) jobs whose `metadata.runner` is `runner` as
+/// failed: the server that ran them stopped before they ended. Returns how many.
+pub fn fail_unfinished_of_runner(conn: &Connection, runner: &str, now: &str) -> AppResult<usize> {
+    Ok(conn.execute(
+        "UPDATE jobs SET status = 'failed', error = 'interrupted: the server stopped before the job finished',
+                finished_at = ?2
+         WHERE status IN ('pending', 'running') AND json_extract(metadata, '$.runner') = ?1",
+        params![runner, now],
+    )?)
+}
+
 /// Writes the mutable fields of a job: status, error, stats, result and the timestamps.
 pub fn update_job(conn: &Connection, j: &Job) -> AppResult<()> {
     conn.prepare_cached(

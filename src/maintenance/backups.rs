@@ -28,7 +28,7 @@ pub async fn create_job(st: &Storage, include_caches: bool, scheduled: bool) -> 
         mode: None,
         target_task_id: None,
         params: json!({"include_caches": include_caches}),
-        metadata: json!({"scheduled": scheduled}),
+        metadata: json!({"scheduled": scheduled, "runner": super::job::RUNNER}),
     };
     jobs::create(st, None, input).await
 }

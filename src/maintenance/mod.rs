@@ -1,10 +1,11 @@
-//! The maintenance run (`POST /api/v1/admin/maintenance`): archive idle sessions, enforce
+//! The maintenance run (`POST /api/v1/admin/maintenance`, as a job: [`job`]): archive idle sessions, enforce
 //! log and cache retention, purge old trash and checkpoint the shared files. Each step is
 //! independent and reported; a step that fails is reported and the others still run.
 //! [`backups`] runs backups as jobs, [`schedule`] runs both on their intervals.
 
 pub mod backups;
 pub mod compact;
+pub mod job;
 pub mod schedule;
 
 use serde::Serialize;

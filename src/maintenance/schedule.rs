@@ -124,10 +124,16 @@ async fn tick_once(state: &SharedState, cfg: &MaintenanceConfig) -> AppResult<()
         if last.is_none() {
             set_last_maintenance(state).await?;
         } else if is_due(last.as_deref(), every) {
+            // A run already under way (started over HTTP) counts: the clock waits for the next
+            // interval rather than queueing a second run behind it.
             set_last_maintenance(state).await?;
-            let pragmas = Pragmas::from_config(&state.config.storage);
-            let report = super::run(&state.storage, &state.summaries, cfg, &pragmas).await;
-            tracing::info!(report = %serde_json::to_string(&report).unwrap_or_default(), "scheduled maintenance");
+            match super::job::start(state, true).await {
+                Ok((_, run)) => run.await.map_err(crate::error::AppError::internal)?,
+                Err(e) if e.code == "maintenance_running" => {
+                    tracing::info!("scheduled maintenance: a run is under way")
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(())

@@ -23,6 +23,72 @@ fn run(cmd: &mut Command) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// `POST /api/v1/admin/maintenance` (202 with the job), then the job until it ends: its
+/// report, the job's `result`.
+pub async fn maintenance(app: &TestApp) -> Value {
+    let (s, job) = post(app, "/api/v1/admin/maintenance", serde_json::json!({})).await;
+    assert_eq!((s, job["job_type"].as_str(), job["status"].as_str()), (202, Some("maintenance"), Some("pending")));
+    let jid = job["job_id"].as_str().unwrap();
+    for _ in 0..600 {
+        let (_, done) = app.get(&format!("/api/v1/jobs/{jid}")).await;
+        if done["status"] != "pending" && done["status"] != "running" {
+            assert_eq!(done["status"], "completed", "{done}");
+            return done["result"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("maintenance job {jid} did not finish in 12 s");
+}
+
+/// One maintenance run at a time: while one is claimed, a POST answers 409
+/// `maintenance_running` (retryable) and starts nothing; once it ends, a POST starts a job.
+#[tokio::test]
+async fn maintenance_runs_one_at_a_time() {
+    let app = TestApp::spawn().await;
+    let claim = app.state.maintenance.claim().unwrap_or_else(|_| panic!("nothing runs yet"));
+    let (s, body) = post(&app, "/api/v1/admin/maintenance", serde_json::json!({})).await;
+    assert_eq!(s, 409, "{body}");
+    let err = crate::helpers::assert_error_shape(&body, "maintenance_running");
+    assert_eq!(err["retryable"], true, "{body}");
+    let count = |app: &TestApp| {
+        let c = app.state.storage.shared.system_jobs.get().unwrap();
+        c.query_row("SELECT count(*) FROM jobs WHERE job_type = 'maintenance'", [], |r| r.get::<_, i64>(0)).unwrap()
+    };
+    assert_eq!(count(&app), 0, "the refused run created no job");
+    drop(claim);
+    let report = maintenance(&app).await;
+    assert_eq!(report["errors"], serde_json::json!([]), "{report}");
+    assert_eq!(count(&app), 1);
+}
+
+/// A server job (maintenance, backup: `metadata.runner = "planbase"`) still pending or running
+/// when the server stops can never finish: the next start marks it failed. A job that a
+/// client drives is left as it was.
+#[tokio::test]
+async fn server_jobs_cut_short_fail_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let app = TestApp::spawn_at(root.clone(), |_| {}, Router::new()).await.unwrap();
+    let mut ids = Vec::new();
+    for meta in [serde_json::json!({"runner": "planbase"}), serde_json::json!({})] {
+        let (s, j) = post(&app, "/api/v1/jobs", serde_json::json!({"job_type": "backup", "metadata": meta})).await;
+        assert_eq!(s, 201, "{j}");
+        let id = j["job_id"].as_str().unwrap().to_string();
+        let r =
+            app.client.patch(app.url(&format!("/api/v1/jobs/{id}"))).json(&serde_json::json!({"status": "running"}));
+        assert_eq!(r.send().await.unwrap().status(), 200);
+        ids.push(id);
+    }
+    app.stop().await;
+    let app = TestApp::spawn_at(root, |_| {}, Router::new()).await.unwrap();
+    let (_, server_job) = app.get(&format!("/api/v1/jobs/{}", ids[0])).await;
+    assert_eq!(server_job["status"], "failed", "{server_job}");
+    assert!(server_job["error"].as_str().unwrap().starts_with("interrupted"), "{server_job}");
+    assert!(server_job["finished_at"].is_string(), "{server_job}");
+    let (_, client_job) = app.get(&format!("/api/v1/jobs/{}", ids[1])).await;
+    assert_eq!(client_job["status"], "running", "{client_job}");
+}
+
 async fn listing(app: &TestApp) -> Vec<Value> {
     let (_, list) = app.get("/api/v1/projects?limit=200").await;
     let mut items = list["items"].as_array().unwrap().clone();
@@ -172,8 +238,7 @@ async fn maintenance_archives_prunes_purges_and_reports() {
     let del = app.client.delete(app.url(&format!("/api/v1/projects/{doomed}"))).send().await.unwrap();
     assert_eq!(del.status(), 204);
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let (s, report) = post(&app, "/api/v1/admin/maintenance", serde_json::json!({})).await;
-    assert_eq!(s, 200, "{report}");
+    let report = maintenance(&app).await;
     assert_eq!(report["archived_sessions"], 1, "{report}");
     assert_eq!(report["pruned_action_logs"], 1, "{report}");
     assert_eq!(report["purged_trash"], 1, "{report}");

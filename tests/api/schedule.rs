@@ -95,14 +95,13 @@ async fn maintenance_vacuums_idle_shards_with_free_space() {
         let del = app.client.delete(app.url(&format!("/api/v1/projects/{pid}/files/{fid}"))).send().await.unwrap();
         assert_eq!(del.status(), 204);
     }
-    let (_, open) = crate::projects::post(&app, "/api/v1/admin/maintenance", serde_json::json!({})).await;
+    let open = crate::backup::maintenance(&app).await;
     assert_eq!(open["vacuumed_shards"], 0, "the shard is open: {open}");
     let id = uuid::Uuid::parse_str(&pid).unwrap();
     app.state.storage.shards.close(planbase::storage::ShardKind::Project, id).await.unwrap();
     let path = app.root.join(format!("projects/project_{pid}.sqlite"));
     let before = std::fs::metadata(&path).unwrap().len();
-    let (s, report) = crate::projects::post(&app, "/api/v1/admin/maintenance", serde_json::json!({})).await;
-    assert_eq!(s, 200, "{report}");
+    let report = crate::backup::maintenance(&app).await;
     assert_eq!(report["vacuumed_shards"], 1, "{report}");
     let after = std::fs::metadata(&path).unwrap().len();
     assert!(after < before / 2, "{before} -> {after} bytes");

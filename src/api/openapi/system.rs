@@ -82,12 +82,14 @@ fn backup_ops() -> Vec<Op> {
             .opt_body(obj(&[("include_caches", boolean())], &[]))
             .answer(202, "Accepted: the backup job", "application/json", r("Job"))
             .errs(&[400]),
-        post("/api/v1/admin/maintenance", "runMaintenance", "Run the maintenance steps now")
+        post("/api/v1/admin/maintenance", "runMaintenance", "Start the maintenance steps as a job")
             .describe(
-                "Archives idle sessions, prunes old logs and caches, purges trash, checkpoints; \
-                       answers what each step did.",
+                "Archives idle sessions, prunes old logs and caches, purges trash, checkpoints. 202 with \
+                 the `maintenance` job; when it completes its `result` is a MaintenanceReport. 409 \
+                 `maintenance_running` (details.job_id) while a run is under way.",
             )
-            .ok(r("MaintenanceReport")),
+            .answer(202, "Accepted: the maintenance job", "application/json", r("Job"))
+            .errs(&[409]),
     ]
 }
 
