@@ -73,6 +73,8 @@ pub struct StorageConfig {
     pub max_shard_bytes: ByteSize,
     /// Writer threads (group commit); 0 = twice the cores, between 4 and 16.
     pub writer_threads: usize,
+    /// Read threads (shard reads, the offline model); 0 = twice the cores, between 4 and 16.
+    pub read_threads: usize,
 }
 
 impl Default for StorageConfig {
@@ -86,6 +88,7 @@ impl Default for StorageConfig {
             cache_size_kib: 2048,
             max_shard_bytes: ByteSize(1 << 30),
             writer_threads: 0,
+            read_threads: 0,
         }
     }
 }

@@ -74,6 +74,11 @@ pub trait LlmProvider: Send + Sync {
     fn cacheable(&self) -> bool {
         true
     }
+    /// Whether a call may wait on the network (seconds). Such calls run on tokio's blocking
+    /// pool; the others (the offline model: microseconds of CPU) on the storage read threads.
+    fn waits_on_network(&self) -> bool {
+        true
+    }
 }
 
 /// Hands a finished text to `on_delta` in [`word_chunks`].

@@ -120,6 +120,10 @@ impl LlmProvider for Cached {
         self.inner.cacheable()
     }
 
+    fn waits_on_network(&self) -> bool {
+        self.inner.waits_on_network()
+    }
+
     fn complete(&self, req: &ChatRequest) -> AppResult<ChatResponse> {
         self.serve(req, None)
     }

@@ -97,6 +97,10 @@ impl LlmProvider for Metered {
         self.0.cacheable()
     }
 
+    fn waits_on_network(&self) -> bool {
+        self.0.waits_on_network()
+    }
+
     fn complete(&self, req: &ChatRequest) -> AppResult<ChatResponse> {
         let r = self.0.complete(req);
         call(self.name(), &r);

@@ -21,6 +21,10 @@ impl LlmProvider for Offline {
         false
     }
 
+    fn waits_on_network(&self) -> bool {
+        false
+    }
+
     fn complete(&self, req: &ChatRequest) -> AppResult<ChatResponse> {
         let text = match &req.purpose {
             // ai_say / ai_ask: the content word for word.

@@ -2,7 +2,8 @@
 //! turn written in one transaction on the session shard — the user message, exactly one
 //! assistant message, the variable history, the state, the `turns` row and the action runs.
 //!
-//! The model runs outside the transaction (it may take seconds), on a blocking thread; the
+//! The model runs outside the transaction (it may take seconds), on a blocking thread (the
+//! offline model on the storage read threads, see `storage::read_pool`); the
 //! write then checks that the state it started from is still current. Turns of one session
 //! run one at a time ([`gate`]). A turn whose model fails is recorded as failed: the user
 //! message, a failed `turns` row and its runs, the state untouched.
@@ -213,9 +214,15 @@ async fn execute(env: &TurnEnv, p: Prepared, sink: Option<Sink>) -> AppResult<Tu
     let (provider, limits) = (env.provider.clone(), env.limits.clone());
     let Prepared { sid, loaded, plan, debug, _slot } = p;
     let owner = loaded.owner.clone();
-    let outcome = tokio::task::spawn_blocking(move || think(&loaded, text.as_deref(), provider, &limits, sink))
-        .await
-        .map_err(AppError::internal)?;
+    let remote = provider.waits_on_network();
+    let run = move || think(&loaded, text.as_deref(), provider, &limits, sink);
+    // A remote model holds its thread for seconds: tokio's blocking pool. The offline one
+    // runs for microseconds: the read threads, which do not grow under load.
+    let outcome = if remote {
+        tokio::task::spawn_blocking(run).await.map_err(AppError::internal)?
+    } else {
+        env.shards.offload(move || Ok(run())).await?
+    };
     match outcome {
         Ok(th) => {
             let runs = th.runs.clone();

@@ -53,6 +53,8 @@ struct Inner {
     pragmas: Arc<Pragmas>,
     lru: Mutex<Lru<ShardKey, Slot>>,
     writers: WriterPool,
+    /// Runs reads (and short CPU-bound work, [`ShardManager::offload`]); see `read_pool`.
+    readers: super::read_pool::ReadPool,
     closer: crossbeam_channel::Sender<Arc<ShardHandle>>,
     live: Arc<AtomicUsize>,
     templates: Templates,
@@ -95,6 +97,7 @@ impl ShardManager {
                 pragmas,
                 lru: Mutex::new(Lru::default()),
                 writers,
+                readers: super::read_pool::ReadPool::start(super::read_pool::thread_count(cfg.read_threads)),
                 closer,
                 live: Arc::new(AtomicUsize::new(0)),
                 stats,
@@ -176,15 +179,25 @@ impl ShardManager {
         F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
     {
         let me = self.clone();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            let handle = me.handle_blocking((kind, id), false)?;
-            let conn = handle.reader()?;
-            f(&conn)
-        })
-        .await
-        .map_err(AppError::internal)?
+        self.inner
+            .readers
+            .run(move || {
+                let handle = me.handle_blocking((kind, id), false)?;
+                let conn = handle.reader()?;
+                f(&conn)
+            })
+            .await
+    }
+
+    /// Runs short, CPU-bound blocking work on the read threads instead of tokio's blocking
+    /// pool (which grows a thread per queued task under load). Never for work that waits on
+    /// the network or on another queued task.
+    pub async fn offload<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> AppResult<T> + Send + 'static,
+    {
+        self.inner.readers.run(f).await
     }
 
     /// Runs `f` in a transaction on the shard's writer thread; answers after COMMIT.

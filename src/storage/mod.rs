@@ -14,6 +14,7 @@ pub mod migrate;
 pub mod paths;
 pub mod pools;
 pub mod quarantine;
+mod read_pool;
 mod template;
 mod writer;
 

@@ -277,3 +277,35 @@ async fn large_wals_are_checkpointed_off_the_writer_thread() {
     }
     assert_eq!(count(&mgr, id).await, 1500, "every write is there");
 }
+
+/// Reads run on the fixed read threads, never on tokio's blocking pool: 200 concurrent reads
+/// over 4 shards use at most `read_threads` distinct threads (tokio's pool would have grown
+/// a thread for each read that found no idle one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reads_share_the_fixed_read_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StorageConfig { db_root: dir.path().to_path_buf(), read_threads: 3, ..Default::default() };
+    crate::storage::ensure_layout(&DbRoot::new(&cfg.db_root)).unwrap();
+    let mgr = ShardManager::new(DbRoot::new(&cfg.db_root), &cfg);
+    let ids = create_n(&mgr, 4).await;
+    let reads = (0..200).map(|i| {
+        let (mgr, id) = (mgr.clone(), ids[i % 4]);
+        tokio::spawn(async move {
+            mgr.read(S, id, |c| {
+                c.query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0))?;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                Ok(std::thread::current().name().unwrap_or("").to_string())
+            })
+            .await
+            .unwrap()
+        })
+    });
+    let mut names = std::collections::BTreeSet::new();
+    for r in reads.collect::<Vec<_>>() {
+        names.insert(r.await.unwrap());
+    }
+    assert!(names.len() <= 3, "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("shard-reader-")), "{names:?}");
+    let n = mgr.offload(|| Ok(std::thread::current().name().unwrap_or("").to_string())).await.unwrap();
+    assert!(n.starts_with("shard-reader-"), "offloaded work runs there too: {n}");
+}
