@@ -161,7 +161,10 @@ async fn prepare(env: &TurnEnv, sid: Uuid, user: Option<NewMessage>, debug: bool
                 Some(id) => super::store::get_message(c, id)?.is_some(),
                 None => false,
             };
-            Ok((load(c)?, last_turn(c)?, taken))
+            // The last turn matters only to a retry of a failed turn or to a regeneration;
+            // the common turn skips reading (and parsing) its user message and state.
+            let last = if wanted.is_none() || load::last_turn_failed(c)? { last_turn(c)? } else { None };
+            Ok((load(c)?, last, taken))
         })
         .await
         .map_err(super::service::shard_err)?;

@@ -67,6 +67,15 @@ pub(super) struct LastTurn {
     pub failed: bool,
 }
 
+/// Whether the last finished turn failed (a cheap probe before [`last_turn`]).
+pub(super) fn last_turn_failed(c: &Connection) -> AppResult<bool> {
+    let status: Option<String> = c
+        .prepare_cached("SELECT status FROM turns WHERE status IN ('completed', 'failed') ORDER BY id DESC LIMIT 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(status.as_deref() == Some("failed"))
+}
+
 pub(super) fn last_turn(c: &Connection) -> AppResult<Option<LastTurn>> {
     let row: Option<(Option<String>, Option<String>, String, String)> = c
         .prepare_cached(
