@@ -5,7 +5,7 @@ either the old or new version, never between."
 
 1. A session file is made through the server (a session with a few messages), stopped, and
    taken back to session schema 3 with Python's sqlite3 exactly as
-   `SESSION_SCHEMA_3_MESSAGE_TRIGGERS` in tests/api/helpers.rs does (the three v3
+   `session_schema_3_message_triggers()` in tests/api/helpers.rs does (the three v3
    `messages_fts_*` triggers, no `state.fts_seq`, the FTS index rebuilt, `user_version = 3`),
    checkpointed and closed (no `-wal`), then copied to N `sessions/session_<uuid4>.sqlite`.
 2. A calibration `planbase migrate` on a few copies in a scratch root gives the schema a
@@ -47,22 +47,17 @@ from pathlib import Path
 
 from common import Client, Server, classify_log, log, loud, ro_connect
 
-# tests/api/helpers.rs SESSION_SCHEMA_3_MESSAGE_TRIGGERS: undoes session migration 4.
-SESSION_SCHEMA_3 = """
-    DROP TRIGGER messages_fts_ai; DROP TRIGGER messages_fts_ad; DROP TRIGGER messages_fts_au;
-    ALTER TABLE state DROP COLUMN fts_seq;
-    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
-    CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN
-        INSERT INTO messages_fts (rowid, content) VALUES (new.seq, new.content);
-    END;
-    CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
-    END;
-    CREATE TRIGGER messages_fts_au AFTER UPDATE ON messages
-    WHEN old.content IS NOT new.content OR old.seq IS NOT new.seq BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
-        INSERT INTO messages_fts (rowid, content) VALUES (new.seq, new.content);
-    END;"""
+def session_schema_3() -> str:
+    """Undoes session migration 4 (as `session_schema_3_message_triggers` in
+    tests/api/helpers.rs does): the three `messages_fts_*` triggers of schemas 1-3, taken from
+    the landed migration schema/session/0001_init.sql itself so they cannot drift."""
+    init = (Path(__file__).resolve().parents[2] / "schema" / "session" / "0001_init.sql").read_text()
+    start = init.index("CREATE TRIGGER messages_fts_ai")
+    au = init.index("CREATE TRIGGER messages_fts_au")
+    end = init.index("END;", au) + len("END;")
+    return ("DROP TRIGGER messages_fts_ai; DROP TRIGGER messages_fts_ad; DROP TRIGGER messages_fts_au;\n"
+            "ALTER TABLE state DROP COLUMN fts_seq;\n"
+            "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');\n" + init[start:end])
 
 OLD, NEW = 3, 4
 WORD = "heron"  # in some of the template's messages; searched for after the migration
@@ -154,7 +149,7 @@ class Migration:
             if c.execute("PRAGMA user_version").fetchone()[0] != NEW:
                 raise RuntimeError(f"a new session file is not at schema {NEW}: is this binary older than "
                                    f"schema/session/0004_deferred_fts.sql?")
-            c.executescript("BEGIN IMMEDIATE;" + SESSION_SCHEMA_3 +
+            c.executescript("BEGIN IMMEDIATE;" + session_schema_3() +
                             f" UPDATE meta SET value = '{OLD}' WHERE key = 'schema_version';"
                             f" PRAGMA user_version = {OLD}; COMMIT;")
             c.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -93,19 +93,18 @@ pub fn assert_error_shape(body: &Value, code: &str) -> Value {
 }
 
 /// Undoes session schema 0004 in a shard file: the message triggers of schemas 1-3 (every
-/// insert indexed at once), for tests that build a file as an older Planbase wrote it.
-pub const SESSION_SCHEMA_3_MESSAGE_TRIGGERS: &str = "
-    DROP TRIGGER messages_fts_ai; DROP TRIGGER messages_fts_ad; DROP TRIGGER messages_fts_au;
-    ALTER TABLE state DROP COLUMN fts_seq;
-    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
-    CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN
-        INSERT INTO messages_fts (rowid, content) VALUES (new.seq, new.content);
-    END;
-    CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
-    END;
-    CREATE TRIGGER messages_fts_au AFTER UPDATE ON messages
-    WHEN old.content IS NOT new.content OR old.seq IS NOT new.seq BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
-        INSERT INTO messages_fts (rowid, content) VALUES (new.seq, new.content);
-    END;";
+/// insert indexed at once), for tests that build a file as an older Planbase wrote it. The
+/// triggers are taken from the landed migration `0001_init.sql` itself, so they cannot drift.
+pub fn session_schema_3_message_triggers() -> String {
+    const INIT: &str = include_str!("../../schema/session/0001_init.sql");
+    let start = INIT.find("CREATE TRIGGER messages_fts_ai").expect("0001 creates messages_fts_ai");
+    let au = INIT.find("CREATE TRIGGER messages_fts_au").expect("0001 creates messages_fts_au");
+    let end = au + INIT[au..].find("END;").expect("the trigger ends") + "END;".len();
+    format!(
+        "DROP TRIGGER messages_fts_ai; DROP TRIGGER messages_fts_ad; DROP TRIGGER messages_fts_au;
+         ALTER TABLE state DROP COLUMN fts_seq;
+         INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+         {}",
+        &INIT[start..end]
+    )
+}

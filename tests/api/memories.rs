@@ -306,7 +306,7 @@ async fn a_version_1_session_shard_is_upgraded_and_backfilled() {
     let path = app.state.storage.root.shard(ShardKind::Session, id);
     tokio::task::spawn_blocking(move || {
         let c = rusqlite::Connection::open(path).unwrap();
-        c.execute_batch(crate::helpers::SESSION_SCHEMA_3_MESSAGE_TRIGGERS).unwrap();
+        c.execute_batch(&crate::helpers::session_schema_3_message_triggers()).unwrap();
         c.execute_batch(
             "DROP TRIGGER memories_fts_ai; DROP TRIGGER memories_fts_ad; DROP TRIGGER memories_fts_au;
              DROP TABLE memories_fts;

@@ -364,7 +364,7 @@ async fn a_version_3_shard_keeps_its_index_after_the_upgrade() {
     tokio::task::spawn_blocking(move || {
         let c = rusqlite::Connection::open(path).unwrap();
         c.execute_batch(
-            &(crate::helpers::SESSION_SCHEMA_3_MESSAGE_TRIGGERS.to_string()
+            &(crate::helpers::session_schema_3_message_triggers()
                 + "
              INSERT INTO messages (id, role, content, created_at, updated_at)
              VALUES ('legacy-2', 'user', 'second heron', 't', 't');
