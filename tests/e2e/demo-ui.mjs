@@ -100,7 +100,23 @@ page.on('console', (m) => {
   if (m.type() === 'error' && !expectHttpErrors) problems.push(`console error: ${m.text()}`);
 });
 page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-page.on('requestfailed', (r) => problems.push(`request failed: ${r.method()} ${r.url()} (${r.failure()?.errorText})`));
+// A navigation the test starts (goto, reload) cancels the page's requests still in flight;
+// those ERR_ABORTEDs are the browser's doing, not a failure of the server or the page.
+let navigating = false;
+page.on('requestfailed', (r) => {
+  const err = r.failure()?.errorText;
+  if (navigating && err === 'net::ERR_ABORTED') return;
+  problems.push(`request failed: ${r.method()} ${r.url()} (${err})`);
+});
+/** Runs a navigation of the test's own (see `navigating`). */
+async function navigate(go) {
+  navigating = true;
+  try {
+    await go();
+  } finally {
+    navigating = false;
+  }
+}
 page.on('request', (r) => {
   if (!origins.some((o) => r.url().startsWith(o)) && !r.url().startsWith('data:')) problems.push(`off-host request: ${r.url()}`);
 });
@@ -146,7 +162,7 @@ async function chat(text) {
 
 try {
   await step('open the page', async () => {
-    await page.goto(base + '/');
+    await navigate(() => page.goto(base + '/'));
     await page.locator('body[data-ready="true"]').waitFor();
     check(await page.locator('#error-banner').isHidden(), `error banner: ${await page.locator('#error-banner').innerText()}`);
     check((await page.title()).includes('Planbase'), `title: ${await page.title()}`);
@@ -207,7 +223,7 @@ try {
   });
 
   await step('history loads when the session is opened again', async () => {
-    await page.reload();
+    await navigate(() => page.reload());
     await page.locator('body[data-ready="true"]').waitFor();
     await page.locator(`${testid('session-item')}[data-id="${sessionId}"]`).click();
     await page.locator(testid('message')).nth(4).waitFor();
@@ -262,7 +278,7 @@ try {
   if (tokenUrl && token) {
     await step('auth.mode = token: the 401 shows, then the saved token works', async () => {
       expectHttpErrors = true;
-      await page.goto(tokenUrl + '/');
+      await navigate(() => page.goto(tokenUrl + '/'));
       await page.locator('body[data-ready="true"]').waitFor();
       await page.locator('#error-banner', { hasText: '401 unauthorized' }).waitFor();
       await page.fill('#token-input', token);
@@ -271,7 +287,7 @@ try {
       check(await page.locator('#error-banner').isHidden(), 'the banner stays after a good token');
       expectHttpErrors = false;
       check((await page.evaluate(() => localStorage.getItem('planbase.token'))) === token, 'the token is not kept');
-      await page.reload();
+      await navigate(() => page.reload());
       await page.locator('body[data-ready="true"]').waitFor();
       await page.locator(`${testid('start-session')}[data-file="intake.yaml"]`).click();
       await page.locator('#chat-input:not([disabled])').waitFor();
