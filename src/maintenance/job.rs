@@ -114,7 +114,13 @@ async fn run_job(state: &SharedState, id: &str) {
 /// were cut short by the previous stop; they become `failed`. Returns how many.
 pub async fn fail_interrupted(st: &Storage) -> AppResult<usize> {
     let now = crate::clock::now();
-    with_conn(&st.shared.system_jobs, move |c| crate::jobs::store::fail_unfinished_of_runner(c, RUNNER, &now)).await
+    with_conn(&st.shared.system_jobs, move |c| {
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let n = crate::jobs::store::fail_unfinished_of_runner(&tx, RUNNER, &now)?;
+        tx.commit()?;
+        Ok(n)
+    })
+    .await
 }
 
 #[cfg(test)]
