@@ -67,6 +67,17 @@ pub struct ShardManager {
     inner: Arc<Inner>,
 }
 
+/// `storage.writer_threads` / `storage.read_threads`: the configured count, or for 0 twice
+/// the cores between 4 and 16. More threads than cores: a commit or a read may wait on the
+/// file system (or, for a read, on a reader connection), and fewer shards share a writer
+/// thread's queue when there are more of them.
+fn threads(configured: usize) -> usize {
+    if configured > 0 {
+        return configured;
+    }
+    std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).clamp(4, 16)
+}
+
 impl ShardManager {
     pub fn new(root: DbRoot, cfg: &StorageConfig) -> ShardManager {
         let stats = ManagerStats {
@@ -75,11 +86,7 @@ impl ShardManager {
             writer: Default::default(),
             checkpointer: super::checkpointer::Checkpointer::start(),
         };
-        // More writer threads than cores: a commit mostly waits on the file system, and fewer
-        // shards share a thread (and its queue) when there are more of them.
-        let auto = || std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).clamp(4, 16);
-        let threads = if cfg.writer_threads > 0 { cfg.writer_threads } else { auto() };
-        let writers = WriterPool::start(threads, stats.writer.clone(), stats.checkpointer.clone());
+        let writers = WriterPool::start(threads(cfg.writer_threads), stats.writer.clone(), stats.checkpointer.clone());
         // Bounded, so evicted-but-open handles (and their fds) stay few: when the closer lags,
         // the evicting caller closes inline.
         let (closer, rx) = crossbeam_channel::bounded::<Arc<ShardHandle>>((cfg.max_open_shards / 4).clamp(1, 64));
@@ -97,7 +104,7 @@ impl ShardManager {
                 pragmas,
                 lru: Mutex::new(Lru::default()),
                 writers,
-                readers: super::read_pool::ReadPool::start(super::read_pool::thread_count(cfg.read_threads)),
+                readers: super::read_pool::ReadPool::start(threads(cfg.read_threads)),
                 closer,
                 live: Arc::new(AtomicUsize::new(0)),
                 stats,

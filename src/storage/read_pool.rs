@@ -16,7 +16,6 @@
 //! a running thread performs.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
 use tokio::sync::oneshot;
@@ -25,34 +24,23 @@ use crate::error::{AppError, AppResult};
 
 type Task = Box<dyn FnOnce() + Send>;
 
+/// The threads are detached: each ends when the pool (its only `Sender`) is dropped and the
+/// queue is empty.
 pub(super) struct ReadPool {
     tx: Sender<Task>,
-    /// Kept so the threads are named and owned; they end when `tx` is dropped.
-    _threads: Vec<JoinHandle<()>>,
-}
-
-/// `storage.read_threads`; 0 = twice the cores, between 4 and 16 (like the writer threads:
-/// a read mostly runs on the CPU, but may wait on the disk or for a reader connection).
-pub(super) fn thread_count(configured: usize) -> usize {
-    if configured > 0 {
-        return configured;
-    }
-    std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).clamp(4, 16)
 }
 
 impl ReadPool {
     pub fn start(n: usize) -> ReadPool {
         let (tx, rx) = crossbeam_channel::unbounded::<Task>();
-        let threads = (0..n.max(1))
-            .map(|i| {
-                let rx = rx.clone();
-                std::thread::Builder::new()
-                    .name(format!("shard-reader-{i}"))
-                    .spawn(move || rx.into_iter().for_each(|task| task()))
-                    .expect("spawn reader thread")
-            })
-            .collect();
-        ReadPool { tx, _threads: threads }
+        for i in 0..n.max(1) {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("shard-reader-{i}"))
+                .spawn(move || rx.into_iter().for_each(|task| task()))
+                .expect("spawn reader thread");
+        }
+        ReadPool { tx }
     }
 
     /// Runs `f` on a read thread, inside the caller's tracing span. A panic in `f` (a bug)
@@ -95,11 +83,5 @@ mod tests {
         let e = pool.run(|| -> AppResult<()> { panic!("bug") }).await.unwrap_err();
         assert_eq!(e.code, "internal");
         assert_eq!(pool.run(|| Ok(7)).await.unwrap(), 7, "the only thread survived the panic");
-    }
-
-    #[test]
-    fn auto_count_is_bounded() {
-        assert_eq!(thread_count(3), 3);
-        assert!((4..=16).contains(&thread_count(0)));
     }
 }

@@ -309,3 +309,9 @@ async fn concurrent_reads_share_the_fixed_read_threads() {
     let n = mgr.offload(|| Ok(std::thread::current().name().unwrap_or("").to_string())).await.unwrap();
     assert!(n.starts_with("shard-reader-"), "offloaded work runs there too: {n}");
 }
+
+#[test]
+fn thread_counts_default_to_twice_the_cores_within_bounds() {
+    assert_eq!(threads(3), 3);
+    assert!((4..=16).contains(&threads(0)));
+}
