@@ -41,13 +41,16 @@ fn upsert(c: &Connection, e: &Entry) -> AppResult<()> {
         )?
         .query_row(params![e.session_id, e.seq], |r| r.get(0))
         .optional()?;
+    // Re-indexed (a merge changed its text): the row keeps its id, only its FTS row is
+    // replaced.
     let id = match fresh {
         Some(id) => id,
         None => {
-            remove(c, e)?;
-            c.prepare_cached("INSERT INTO message_fts_rows(session_id, seq) VALUES (?1, ?2)")?
-                .execute(params![e.session_id, e.seq])?;
-            c.last_insert_rowid()
+            let id: i64 = c
+                .prepare_cached("SELECT id FROM message_fts_rows WHERE session_id = ?1 AND seq = ?2")?
+                .query_row(params![e.session_id, e.seq], |r| r.get(0))?;
+            c.prepare_cached("DELETE FROM message_fts WHERE rowid = ?1")?.execute([id])?;
+            id
         }
     };
     c.prepare_cached(
@@ -150,6 +153,8 @@ mod tests {
         apply_batch(&mut c, &[e("s1", 1, "delta")]).unwrap();
         let hits = search(&c, "alpha", None, None, 0, 10).unwrap();
         assert_eq!(hits.iter().map(|h| h.session_id.as_str()).collect::<Vec<_>>(), ["s2"], "a merge replaces the text");
+        let merged = search(&c, "delta", None, None, 0, 10).unwrap();
+        assert_eq!(merged.iter().map(|h| (h.session_id.as_str(), h.seq)).collect::<Vec<_>>(), [("s1", 1)]);
         apply_batch(&mut c, &[e("s2", 2, "epsilon"), e("s2", 2, "zeta"), e("s2", 2, "eta")]).unwrap();
         for gone in ["epsilon", "zeta"] {
             assert!(search(&c, gone, None, None, 0, 10).unwrap().is_empty(), "the last text of a batch wins");
