@@ -191,10 +191,7 @@ def full_shard(binary: Path, work: Path, seed: int, synchronous: str | None, ck:
         ck.check("full shard: /health", cli.request("GET", "/health").status == 200, "not 200")
     finally:
         cli.close()
-        rc = srv.stop()
-    ck.check("full shard: graceful stop", rc == 0, f"exit {rc}")
-    bad = integrity_all(srv.root)
-    ck.check("full shard: integrity_check of every file", not bad, str(bad)[:300])
+        stop_checked(srv, ck, "full shard")
 
     # "Free space": a larger cap. Writes resume; nothing acknowledged is lost.
     srv.extra_env["PLANBASE_STORAGE_MAX_SHARD_BYTES"] = "8MiB"
@@ -223,10 +220,7 @@ def full_shard(binary: Path, work: Path, seed: int, synchronous: str | None, ck:
         res["acknowledged_total"] = len(acked)
     finally:
         cli.close()
-        rc = srv.stop()
-    ck.check("after freeing: graceful stop", rc == 0, f"exit {rc}")
-    bad = integrity_all(srv.root)
-    ck.check("after freeing: integrity_check of every file", not bad, str(bad)[:300])
+        stop_checked(srv, ck, "after freeing")
     r = srv.cli("check", timeout=300)
     ck.check("after freeing: planbase check", r.returncode == 0, r.stdout[-300:])
     lines = srv.log_problems()
@@ -250,6 +244,14 @@ def metric(cli: Client, name: str) -> float | None:
     r = cli.request("GET", "/metrics")
     m = re.search(rf"^{name} (\S+)$", r.body.decode(errors="replace"), re.M)
     return float(m.group(1)) if m else None
+
+
+def stop_checked(srv: Server, ck: Checks, phase: str) -> None:
+    """A graceful stop, then `integrity_check` of every file of the root."""
+    rc = srv.stop()
+    ck.check(f"{phase}: graceful stop", rc == 0, f"exit {rc}")
+    bad = integrity_all(srv.root)
+    ck.check(f"{phase}: integrity_check of every file", not bad, str(bad)[:300])
 
 
 def run_maintenance(c: Client, deadline_s: float) -> tuple[int, dict, float]:
