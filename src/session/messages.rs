@@ -218,19 +218,10 @@ fn append_tx(c: &Connection, sid: Uuid, msg: &NewMessage, key: Option<&str>) -> 
     if let Some(k) = key {
         remember(c, k, a.message.seq, status, &body, &now)?;
     }
-    let search = if text_changed { Some(Entry::new(sid, &owner(c)?, a.message.seq, &a.message.content)) } else { None };
+    let search =
+        if text_changed { Some(Entry::new(sid, &store::owner(c)?, a.message.seq, &a.message.content)) } else { None };
     let summary = Some((a.message.seq, a.message.created_at.clone(), a.title));
     Ok((AppendOutcome { status, body }, Followups { summary, search }))
-}
-
-/// The session's `(user_id, project_id)` from its meta.
-fn owner(c: &Connection) -> AppResult<(Option<String>, Option<String>)> {
-    let sql =
-        "SELECT (SELECT value FROM meta WHERE key = 'user_id'), (SELECT value FROM meta WHERE key = 'project_id')";
-    let (u, p): (Option<String>, Option<String>) =
-        c.prepare_cached(sql)?.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    let text = |v: Option<String>| v.and_then(|s| serde_json::from_str::<Option<String>>(&s).ok().flatten());
-    Ok((text(u), text(p)))
 }
 
 /// The stored message and whether its searchable text changed.

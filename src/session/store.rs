@@ -39,6 +39,17 @@ pub fn read_meta(conn: &Connection) -> AppResult<SessionMeta> {
     serde_json::from_value(Value::Object(obj)).map_err(|e| AppError::internal(format!("session meta: {e}")))
 }
 
+/// The session's `(user_id, project_id)` from its meta: two key probes, cheaper than
+/// [`read_meta`] on the append and chat paths.
+pub fn owner(conn: &Connection) -> AppResult<(Option<String>, Option<String>)> {
+    let sql =
+        "SELECT (SELECT value FROM meta WHERE key = 'user_id'), (SELECT value FROM meta WHERE key = 'project_id')";
+    let (u, p): (Option<String>, Option<String>) =
+        conn.prepare_cached(sql)?.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let text = |v: Option<String>| v.and_then(|s| serde_json::from_str::<Option<String>>(&s).ok().flatten());
+    Ok((text(u), text(p)))
+}
+
 /// The auto title, set once from the first user text: returns it when this call set it.
 pub fn set_auto_title(conn: &Connection, text: &str) -> AppResult<Option<String>> {
     let mut stmt = conn.prepare_cached(

@@ -35,8 +35,7 @@ pub(super) fn load(c: &Connection) -> AppResult<Loaded> {
     let script_name = meta
         .and_then(|m| serde_json::from_str::<Value>(&m).ok())
         .and_then(|m| m["script"].as_str().map(str::to_string));
-    let m = store::read_meta(c)?;
-    let owner = (m.user_id, m.project_id);
+    let owner = store::owner(c)?;
     let (position, store_json, updated_at): (String, String, String) = c
         .prepare_cached("SELECT position, variable_store, updated_at FROM state WHERE id = 1")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
