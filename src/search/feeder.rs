@@ -35,13 +35,18 @@ pub async fn run(feed: Arc<SearchFeed>, pool: DbPool, stop: Arc<tokio::sync::Not
     }
 }
 
-/// Writes everything queued now. On failure the entries go back to the queue.
+/// Writes everything queued now, in batches of at most [`BATCH`]. On failure the failed
+/// batch and every one after it go back to the queue.
 pub async fn drain(feed: &SearchFeed, pool: &DbPool) -> AppResult<()> {
-    let entries = feed.take();
-    for chunk in entries.chunks(BATCH) {
-        let batch = chunk.to_vec();
-        if let Err(e) = with_conn(pool, move |c| store::apply_batch(c, &batch)).await {
-            chunk.iter().cloned().for_each(|en| feed.enqueue(en));
+    let mut rest = feed.take();
+    while !rest.is_empty() {
+        let tail = rest.split_off(rest.len().min(BATCH));
+        // Shared with the blocking task so that a failure can requeue it without a copy
+        // on the path that succeeds.
+        let batch = Arc::new(std::mem::replace(&mut rest, tail));
+        let written = batch.clone();
+        if let Err(e) = with_conn(pool, move |c| store::apply_batch(c, &written)).await {
+            batch.iter().chain(&rest).cloned().for_each(|en| feed.enqueue(en));
             return Err(e);
         }
     }
@@ -105,5 +110,17 @@ mod tests {
         assert_eq!(catch_up_session(&mut search, &shard, "s", Some("u"), None).unwrap(), 1);
         assert_eq!(store::search(&search, "words", None, None, 0, 10).unwrap().len(), 3);
         assert_eq!(store::watermark(&search, "s").unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_failed_drain_requeues_every_batch_left() {
+        let feed = SearchFeed::default();
+        for seq in 0..(BATCH as i64 + 5) {
+            feed.enqueue(Entry { session_id: "s".into(), user_id: None, project_id: None, seq, text: "t".into() });
+        }
+        // An empty in-memory database: no search tables, so the first batch fails.
+        let pool = r2d2::Pool::builder().max_size(1).build(r2d2_sqlite::SqliteConnectionManager::memory()).unwrap();
+        assert!(drain(&feed, &pool).await.is_err());
+        assert_eq!(feed.pending(), BATCH + 5, "the failed batch and the one after it are kept");
     }
 }
