@@ -115,6 +115,9 @@ fn a_second_serve_exits_and_a_restart_after_kill_9_works() {
     first.wait().unwrap();
     let mut second = planbase(dir.path()).args(["serve", "--bind", &bind]).stderr(Stdio::null()).spawn().unwrap();
     wait_healthy(port);
+    // Transparent huge pages are off for the process (see main.rs).
+    let status = std::fs::read_to_string(format!("/proc/{}/status", second.id())).unwrap();
+    assert!(status.lines().any(|l| l.split_whitespace().eq(["THP_enabled:", "0"])), "{status}");
     // SIGTERM: graceful stop with exit code 0.
     unsafe { libc::kill(second.id() as i32, libc::SIGTERM) };
     assert!(second.wait().unwrap().success());
