@@ -137,7 +137,12 @@ impl App {
     /// writes, checkpoints and closes every shard, and records a clean stop.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let App { listener, router, state, stop, _lock } = self;
-        tracing::info!(addr = %listener.local_addr()?, db_root = %state.storage.root.path().display(), "serving");
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            db_root = %state.storage.root.path().display(),
+            sqlite_allocator = if storage::engine::applied() { "mimalloc" } else { "default" },
+            "serving"
+        );
         // Job streams are ended once the signal arrives: graceful shutdown waits for every
         // open response, and a stream would otherwise hold it up until its idle timeout.
         let (events, st) = (state.jobs.clone(), state.clone());

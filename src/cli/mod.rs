@@ -105,6 +105,8 @@ pub struct ServeArgs {
 
 /// Parses arguments, runs the command and returns the process exit code.
 pub fn run() -> ExitCode {
+    // Before any command can open a database (see storage::engine).
+    crate::storage::engine::configure();
     let cli = Cli::parse();
     let bind = match &cli.command {
         Some(Command::Serve(a)) => a.bind.clone(),

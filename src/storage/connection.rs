@@ -75,6 +75,7 @@ impl Pragmas {
 
 /// Opens `path` as a file of `kind`: checks, sets PRAGMAs and (unless read-only) migrates.
 pub fn open(path: &Path, kind: FileKind, pragmas: &Pragmas, mode: Mode) -> AppResult<Connection> {
+    super::engine::configure();
     let base = OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
     let flags = match mode {
         Mode::Existing | Mode::Reader => base | OpenFlags::SQLITE_OPEN_READ_WRITE,

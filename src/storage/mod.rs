@@ -5,6 +5,7 @@ pub mod backup;
 pub mod busy;
 pub mod checkpointer;
 pub mod connection;
+pub mod engine;
 pub mod handle;
 pub mod lock;
 pub mod lru;

@@ -123,6 +123,26 @@ fn a_second_serve_exits_and_a_restart_after_kill_9_works() {
     assert!(second.wait().unwrap().success());
 }
 
+/// The binary configures SQLite (mimalloc, no memory statistics) before anything opens a
+/// database, and says so when it starts serving.
+#[test]
+fn serve_runs_sqlite_on_mimalloc() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = planbase(dir.path())
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("PLANBASE_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_healthy(port);
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    let out = server.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let serving = log.lines().find(|l| l.contains("serving")).unwrap_or_default();
+    assert!(serving.contains("sqlite_allocator") && serving.contains("mimalloc"), "{log}");
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
