@@ -212,20 +212,20 @@ fn append_tx(c: &Connection, sid: Uuid, msg: &NewMessage, key: Option<&str>) -> 
             return Ok((AppendOutcome { status, body }, Followups { summary: None, search: None }));
         }
     }
-    let (a, text_changed) = upsert_message(c, msg, &now)?;
+    let (a, indexed_for) = upsert_message(c, msg, &now)?;
     let status = if a.created { 201 } else { 200 };
     let body = serde_json::to_string(&a.message).map_err(AppError::internal)?;
     if let Some(k) = key {
         remember(c, k, a.message.seq, status, &body, &now)?;
     }
-    let search =
-        if text_changed { Some(Entry::new(sid, &store::owner(c)?, a.message.seq, &a.message.content)) } else { None };
+    let search = indexed_for.map(|owner| Entry::new(sid, &owner, a.message.seq, &a.message.content));
     let summary = Some((a.message.seq, a.message.created_at.clone(), a.title));
     Ok((AppendOutcome { status, body }, Followups { summary, search }))
 }
 
-/// The stored message and whether its searchable text changed.
-fn upsert_message(c: &Connection, msg: &NewMessage, now: &str) -> AppResult<(Appended, bool)> {
+/// The stored message and, when its searchable text changed, the session's owner (for the
+/// search entry).
+fn upsert_message(c: &Connection, msg: &NewMessage, now: &str) -> AppResult<(Appended, Option<store::Owner>)> {
     let mut m = Message {
         id: msg.id.clone(),
         seq: 0,
@@ -239,10 +239,14 @@ fn upsert_message(c: &Connection, msg: &NewMessage, now: &str) -> AppResult<(App
     };
     if let Some(seq) = store::insert_message_if_new(c, &m)? {
         m.seq = seq;
-        let title =
-            if m.role == "user" && !m.content.trim().is_empty() { store::set_auto_title(c, &m.content)? } else { None };
-        let has_text = !m.content.is_empty();
-        return Ok((Appended { message: m, created: true, title }, has_text));
+        if m.content.is_empty() {
+            return Ok((Appended { message: m, created: true, title: None }, None));
+        }
+        // One meta read serves both the auto title and the search entry.
+        let meta = store::append_meta(c)?;
+        let titled = m.role == "user" && !m.content.trim().is_empty() && meta.takes_auto_title;
+        let title = if titled { Some(store::put_auto_title(c, &m.content)?) } else { None };
+        return Ok((Appended { message: m, created: true, title }, Some(meta.owner)));
     }
     let mut m = store::get_message(c, &msg.id)?.ok_or_else(|| AppError::internal("a conflicting id vanished"))?;
     let before = (m.parts.clone(), m.metadata.clone(), m.content.clone());
@@ -253,8 +257,8 @@ fn upsert_message(c: &Connection, msg: &NewMessage, now: &str) -> AppResult<(App
         m.updated_at = now.to_string();
         store::update_message(c, &m)?;
     }
-    let text_changed = m.content != before.2;
-    Ok((Appended { message: m, created: false, title: None }, text_changed))
+    let owner = if m.content != before.2 { Some(store::owner(c)?) } else { None };
+    Ok((Appended { message: m, created: false, title: None }, owner))
 }
 
 /// New metadata fields win; missing ones are kept.

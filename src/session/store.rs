@@ -39,15 +39,44 @@ pub fn read_meta(conn: &Connection) -> AppResult<SessionMeta> {
     serde_json::from_value(Value::Object(obj)).map_err(|e| AppError::internal(format!("session meta: {e}")))
 }
 
-/// The session's `(user_id, project_id)` from its meta: two key probes, cheaper than
-/// [`read_meta`] on the append and chat paths.
-pub fn owner(conn: &Connection) -> AppResult<(Option<String>, Option<String>)> {
+/// A session's `(user_id, project_id)`.
+pub type Owner = (Option<String>, Option<String>);
+
+/// The session's owner from its meta: two key probes, cheaper than [`read_meta`] on the
+/// append and chat paths.
+pub fn owner(conn: &Connection) -> AppResult<Owner> {
     let sql =
         "SELECT (SELECT value FROM meta WHERE key = 'user_id'), (SELECT value FROM meta WHERE key = 'project_id')";
     let (u, p): (Option<String>, Option<String>) =
         conn.prepare_cached(sql)?.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    let text = |v: Option<String>| v.and_then(|s| serde_json::from_str::<Option<String>>(&s).ok().flatten());
-    Ok((text(u), text(p)))
+    Ok((json_text(u), json_text(p)))
+}
+
+/// What a new message with text needs from meta, read in one statement: the owner (for the
+/// search entry) and whether the session still takes an auto title.
+pub struct AppendMeta {
+    pub owner: Owner,
+    pub takes_auto_title: bool,
+}
+
+pub fn append_meta(conn: &Connection) -> AppResult<AppendMeta> {
+    let sql =
+        "SELECT (SELECT value FROM meta WHERE key = 'user_id'), (SELECT value FROM meta WHERE key = 'project_id'),
+                      (SELECT value FROM meta WHERE key = 'name'), (SELECT value FROM meta WHERE key = 'name_source')";
+    type Row = (Option<String>, Option<String>, Option<String>, Option<String>);
+    let (u, p, name, source): Row =
+        conn.prepare_cached(sql)?.query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    Ok(AppendMeta { owner: (json_text(u), json_text(p)), takes_auto_title: takes_auto_title(name, source) })
+}
+
+/// A meta value (JSON text) as a string, `None` for null or anything else.
+fn json_text(v: Option<String>) -> Option<String> {
+    v.and_then(|s| serde_json::from_str::<Option<String>>(&s).ok().flatten())
+}
+
+/// Unnamed, and not named by the user (a user's name, even a cleared one, is kept).
+fn takes_auto_title(name: Option<String>, source: Option<String>) -> bool {
+    name.as_deref().is_none_or(|n| n == "null") && source.as_deref() != Some("\"user\"")
 }
 
 /// The auto title, set once from the first user text: returns it when this call set it.
@@ -56,13 +85,17 @@ pub fn set_auto_title(conn: &Connection, text: &str) -> AppResult<Option<String>
         "SELECT (SELECT value FROM meta WHERE key = 'name'), (SELECT value FROM meta WHERE key = 'name_source')",
     )?;
     let (name, source): (Option<String>, Option<String>) = stmt.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    let unnamed = name.as_deref().is_none_or(|n| n == "null");
-    if !unnamed || source.as_deref() == Some("\"user\"") {
+    if !takes_auto_title(name, source) {
         return Ok(None);
     }
+    put_auto_title(conn, text).map(Some)
+}
+
+/// Names the session after `text` (its first line); returns the title.
+pub fn put_auto_title(conn: &Connection, text: &str) -> AppResult<String> {
     let title = title_of(text);
     put_meta_json(conn, "name", &Value::String(title.clone()))?;
-    Ok(Some(title))
+    Ok(title)
 }
 
 /// First line of the text, trimmed to 80 characters.
@@ -199,6 +232,27 @@ pub fn counts(conn: &Connection) -> AppResult<(Counts, Option<String>)> {
         .query_row([max_seq], |r| r.get(0))
         .optional()?;
     Ok((Counts { count, max_seq }, last))
+}
+
+#[cfg(test)]
+mod meta_tests {
+    use super::*;
+
+    #[test]
+    fn append_meta_reads_owner_and_naming_in_one_go() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;").unwrap();
+        put_meta_json(&c, "user_id", &Value::String("u1".into())).unwrap();
+        put_meta_json(&c, "project_id", &Value::Null).unwrap();
+        let m = append_meta(&c).unwrap();
+        assert_eq!((m.owner, m.takes_auto_title), ((Some("u1".into()), None), true));
+        assert_eq!(put_auto_title(&c, "  hello there\nsecond line").unwrap(), "hello there");
+        assert!(!append_meta(&c).unwrap().takes_auto_title, "named now");
+        put_meta_json(&c, "name", &Value::Null).unwrap();
+        put_meta_json(&c, "name_source", &Value::String("user".into())).unwrap();
+        assert!(!append_meta(&c).unwrap().takes_auto_title, "a name the user cleared stays cleared");
+        assert_eq!(set_auto_title(&c, "x").unwrap(), None);
+    }
 }
 
 #[cfg(test)]
