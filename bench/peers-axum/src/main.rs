@@ -13,6 +13,13 @@
 //!     Seed 001's table has no `parts` column: the parts array is stored as
 //!     `metadata = {"parts": [...]}` and `content` holds the text, so the bytes written match
 //!     Planbase's row.
+//!
+//! `peers-axum sqlite --bind ADDR --dir DIR`
+//!     The minimal prototype of Planbase's design that issue #9's baseline describes: one
+//!     SQLite file per session under DIR (WAL, synchronous=NORMAL), one connection per file
+//!     behind a mutex, each `POST /api/v1/sessions/{id}/messages` one INSERT on tokio's
+//!     blocking pool. No validation beyond parsing, no idempotency, no search index, no
+//!     registry: the floor a full server is measured against.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,7 +37,8 @@ use serde_json::{json, Value};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: peers-axum echo --bind ADDR\n       peers-axum pg --bind ADDR --pg CONNSTR [--pool N]"
+        "usage: peers-axum echo --bind ADDR\n       peers-axum pg --bind ADDR --pg CONNSTR [--pool N]\n       \
+         peers-axum sqlite --bind ADDR --dir DIR"
     );
     std::process::exit(2)
 }
@@ -40,22 +48,24 @@ struct Args {
     bind: SocketAddr,
     pg: Option<String>,
     pool: usize,
+    dir: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Args {
     let mut it = std::env::args().skip(1);
     let mode = it.next().unwrap_or_else(|| usage());
-    let (mut bind, mut pg, mut pool) = (None, None, 16usize);
+    let (mut bind, mut pg, mut pool, mut dir) = (None, None, 16usize, None);
     while let Some(flag) = it.next() {
         let val = it.next().unwrap_or_else(|| usage());
         match flag.as_str() {
             "--bind" => bind = Some(val.parse().unwrap_or_else(|_| usage())),
             "--pg" => pg = Some(val),
             "--pool" => pool = val.parse().unwrap_or_else(|_| usage()),
+            "--dir" => dir = Some(val.into()),
             _ => usage(),
         }
     }
-    Args { mode, bind: bind.unwrap_or_else(|| usage()), pg, pool }
+    Args { mode, bind: bind.unwrap_or_else(|| usage()), pg, pool, dir }
 }
 
 #[tokio::main]
@@ -64,6 +74,7 @@ async fn main() {
     let app = match args.mode.as_str() {
         "echo" => Router::new().fallback(echo),
         "pg" => pg_router(args.pg.as_deref().unwrap_or_else(|| usage()), args.pool).await,
+        "sqlite" => sqlite_router(args.dir.clone().unwrap_or_else(|| usage())),
         _ => usage(),
     };
     let listener = tokio::net::TcpListener::bind(args.bind).await.expect("bind");
@@ -198,4 +209,74 @@ async fn pg_newest(State(pool): State<Arc<Pool>>, Path(sid): Path<String>, Query
     }
     let next = if rows.len() as i64 == limit { Value::Bool(true) } else { Value::Null };
     json_response(StatusCode::OK, serde_json::to_vec(&json!({"items": items, "more": next})).unwrap())
+}
+
+// ---- the minimal SQLite-file-per-session prototype ----
+
+type Shard = Arc<std::sync::Mutex<rusqlite::Connection>>;
+
+struct Files {
+    dir: std::path::PathBuf,
+    open: std::sync::Mutex<std::collections::HashMap<String, Shard>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+fn sqlite_router(dir: std::path::PathBuf) -> Router {
+    std::fs::create_dir_all(&dir).expect("--dir");
+    let files = Files { dir, open: Default::default(), next_id: Default::default() };
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/api/v1/sessions/{id}/messages", axum::routing::post(sqlite_append))
+        .with_state(Arc::new(files))
+}
+
+/// The session's connection, opened (and the file made) on first use.
+fn shard(files: &Files, sid: &str) -> rusqlite::Result<Shard> {
+    if let Some(s) = files.open.lock().unwrap().get(sid) {
+        return Ok(s.clone());
+    }
+    let c = rusqlite::Connection::open(files.dir.join(format!("session_{sid}.sqlite")))?;
+    c.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+         CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
+             content TEXT NOT NULL, parts TEXT NOT NULL, created_at TEXT NOT NULL);",
+    )?;
+    let s = Arc::new(std::sync::Mutex::new(c));
+    Ok(files.open.lock().unwrap().entry(sid.to_string()).or_insert(s).clone())
+}
+
+async fn sqlite_append(State(files): State<Arc<Files>>, Path(sid): Path<String>, body: Bytes) -> Response {
+    // File names come from a checked id only.
+    if sid.len() != 36 || !sid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+        return error(StatusCode::BAD_REQUEST, "session id must be a UUID");
+    }
+    let msg: UiMessage = match serde_json::from_slice(&body) {
+        Ok(m) => m,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let parts: Vec<TextPart> = match serde_json::from_str(msg.parts.get()) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let content: String =
+        parts.iter().filter(|p| p.kind == "text").filter_map(|p| p.text.as_deref()).collect::<Vec<_>>().join("\n");
+    let id = format!("m{}", files.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let created_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis().to_string();
+    let (row_id, role, parts_text, at) = (id.clone(), msg.role.clone(), msg.parts.get().to_string(), created_at.clone());
+    let done = tokio::task::spawn_blocking(move || -> rusqlite::Result<i64> {
+        let s = shard(&files, &sid)?;
+        let c = s.lock().unwrap();
+        c.prepare_cached("INSERT INTO messages (id, role, content, parts, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(rusqlite::params![row_id, role, content, parts_text, at])?;
+        Ok(c.last_insert_rowid())
+    })
+    .await;
+    match done {
+        Ok(Ok(seq)) => {
+            let out = json!({"id": id, "seq": seq, "role": msg.role, "parts": msg.parts, "created_at": created_at});
+            json_response(StatusCode::CREATED, serde_json::to_vec(&out).unwrap())
+        }
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
 }
