@@ -121,11 +121,8 @@ const NEWEST: &str = "SELECT id::text, role::text, content, metadata::text, \
 
 async fn pg_router(conn: &str, size: usize) -> Router {
     let cfg: tokio_postgres::Config = conn.parse().expect("--pg connection string");
-    let mgr = Manager::from_config(
-        cfg,
-        tokio_postgres::NoTls,
-        ManagerConfig { recycling_method: RecyclingMethod::Fast },
-    );
+    let mgr =
+        Manager::from_config(cfg, tokio_postgres::NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     let pool = Pool::builder(mgr).max_size(size).build().expect("pool");
     // Fail fast if the database is not there.
     pool.get().await.expect("connect to PostgreSQL").simple_query("SELECT 1").await.expect("query");
@@ -146,17 +143,21 @@ struct TextPart {
     text: Option<String>,
 }
 
-async fn pg_append(State(pool): State<Arc<Pool>>, Path(sid): Path<String>, body: Bytes) -> Response {
-    let msg: UiMessage = match serde_json::from_slice(&body) {
-        Ok(m) => m,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
-    };
-    let parts: Vec<TextPart> = match serde_json::from_str(msg.parts.get()) {
-        Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
-    };
-    let content: String =
+/// The UIMessage of an append and its plain text (the text parts joined), or a 400.
+fn parse_message(body: &[u8]) -> Result<(UiMessage, String), Response> {
+    let msg: UiMessage = serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, &e.to_string()))?;
+    let parts: Vec<TextPart> =
+        serde_json::from_str(msg.parts.get()).map_err(|e| error(StatusCode::BAD_REQUEST, &e.to_string()))?;
+    let content =
         parts.iter().filter(|p| p.kind == "text").filter_map(|p| p.text.as_deref()).collect::<Vec<_>>().join("\n");
+    Ok((msg, content))
+}
+
+async fn pg_append(State(pool): State<Arc<Pool>>, Path(sid): Path<String>, body: Bytes) -> Response {
+    let (msg, content) = match parse_message(&body) {
+        Ok(m) => m,
+        Err(resp) => return resp,
+    };
     let metadata = format!("{{\"parts\":{}}}", msg.parts.get());
     let client = match pool.get().await {
         Ok(c) => c,
@@ -250,19 +251,15 @@ async fn sqlite_append(State(files): State<Arc<Files>>, Path(sid): Path<String>,
     if sid.len() != 36 || !sid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
         return error(StatusCode::BAD_REQUEST, "session id must be a UUID");
     }
-    let msg: UiMessage = match serde_json::from_slice(&body) {
+    let (msg, content) = match parse_message(&body) {
         Ok(m) => m,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(resp) => return resp,
     };
-    let parts: Vec<TextPart> = match serde_json::from_str(msg.parts.get()) {
-        Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
-    };
-    let content: String =
-        parts.iter().filter(|p| p.kind == "text").filter_map(|p| p.text.as_deref()).collect::<Vec<_>>().join("\n");
     let id = format!("m{}", files.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    let created_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis().to_string();
-    let (row_id, role, parts_text, at) = (id.clone(), msg.role.clone(), msg.parts.get().to_string(), created_at.clone());
+    let created_at =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis().to_string();
+    let (row_id, role, parts_text, at) =
+        (id.clone(), msg.role.clone(), msg.parts.get().to_string(), created_at.clone());
     let done = tokio::task::spawn_blocking(move || -> rusqlite::Result<i64> {
         let s = shard(&files, &sid)?;
         let c = s.lock().unwrap();
