@@ -43,8 +43,36 @@ impl SearchFeed {
         std::mem::take(&mut *self.queue.lock())
     }
 
+    /// Puts entries that failed to be written back at the head of the queue: anything
+    /// queued meanwhile is newer, and the last entry of a `(session, seq)` wins.
+    pub fn requeue(&self, mut older: Vec<Entry>) {
+        let mut q = self.queue.lock();
+        older.append(&mut q);
+        *q = older;
+        drop(q);
+        self.wake.notify_one();
+    }
+
     /// Waits until something is queued (or `max` passes).
     pub async fn wait(&self, max: std::time::Duration) {
         let _ = tokio::time::timeout(max, self.wake.notified()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(seq: i64, text: &str) -> Entry {
+        Entry { session_id: "s".into(), user_id: None, project_id: None, seq, text: text.into() }
+    }
+
+    #[test]
+    fn requeued_entries_go_before_newer_ones() {
+        let feed = SearchFeed::default();
+        feed.enqueue(e(1, "newer"));
+        feed.requeue(vec![e(1, "older"), e(2, "older")]);
+        let texts: Vec<_> = feed.take().into_iter().map(|x| (x.seq, x.text)).collect();
+        assert_eq!(texts, [(1, "older".into()), (2, "older".into()), (1, "newer".to_string())]);
     }
 }

@@ -36,7 +36,7 @@ pub async fn run(feed: Arc<SearchFeed>, pool: DbPool, stop: Arc<tokio::sync::Not
 }
 
 /// Writes everything queued now, in batches of at most [`BATCH`]. On failure the failed
-/// batch and every one after it go back to the queue.
+/// batch and every one after it go back to the head of the queue.
 pub async fn drain(feed: &SearchFeed, pool: &DbPool) -> AppResult<()> {
     let mut rest = feed.take();
     while !rest.is_empty() {
@@ -46,7 +46,7 @@ pub async fn drain(feed: &SearchFeed, pool: &DbPool) -> AppResult<()> {
         let batch = Arc::new(std::mem::replace(&mut rest, tail));
         let written = batch.clone();
         if let Err(e) = with_conn(pool, move |c| store::apply_batch(c, &written)).await {
-            batch.iter().chain(&rest).cloned().for_each(|en| feed.enqueue(en));
+            feed.requeue(batch.iter().chain(&rest).cloned().collect());
             return Err(e);
         }
     }
