@@ -243,7 +243,7 @@ fn upsert_message(c: &Connection, msg: &NewMessage, now: &str) -> AppResult<(App
             return Ok((Appended { message: m, created: true, title: None }, None));
         }
         // One meta read serves both the auto title and the search entry.
-        let meta = store::append_meta(c)?;
+        let meta = store::probe_meta(c)?;
         let titled = m.role == "user" && !m.content.trim().is_empty() && meta.takes_auto_title;
         let title = if titled { Some(store::put_auto_title(c, &m.content)?) } else { None };
         return Ok((Appended { message: m, created: true, title }, Some(meta.owner)));

@@ -42,31 +42,25 @@ pub fn read_meta(conn: &Connection) -> AppResult<SessionMeta> {
 /// A session's `(user_id, project_id)`.
 pub type Owner = (Option<String>, Option<String>);
 
-/// The session's owner from its meta: two key probes, cheaper than [`read_meta`] on the
-/// append and chat paths.
-pub fn owner(conn: &Connection) -> AppResult<Owner> {
-    let sql =
-        "SELECT (SELECT value FROM meta WHERE key = 'user_id'), (SELECT value FROM meta WHERE key = 'project_id')";
-    let (u, p): (Option<String>, Option<String>) =
-        conn.prepare_cached(sql)?.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok((json_text(u), json_text(p)))
-}
-
-/// What a new message with text needs from meta, read in one statement: the owner (for the
-/// search entry) and whether the session still takes an auto title.
-pub struct AppendMeta {
+/// The session's owner and whether it still takes an auto title, read from its meta in one
+/// statement (four key probes): cheaper than [`read_meta`] on the append and chat paths.
+pub struct MetaProbe {
     pub owner: Owner,
     pub takes_auto_title: bool,
 }
 
-pub fn append_meta(conn: &Connection) -> AppResult<AppendMeta> {
+pub fn probe_meta(conn: &Connection) -> AppResult<MetaProbe> {
     let sql =
         "SELECT (SELECT value FROM meta WHERE key = 'user_id'), (SELECT value FROM meta WHERE key = 'project_id'),
                       (SELECT value FROM meta WHERE key = 'name'), (SELECT value FROM meta WHERE key = 'name_source')";
     type Row = (Option<String>, Option<String>, Option<String>, Option<String>);
     let (u, p, name, source): Row =
         conn.prepare_cached(sql)?.query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-    Ok(AppendMeta { owner: (json_text(u), json_text(p)), takes_auto_title: takes_auto_title(name, source) })
+    Ok(MetaProbe { owner: (json_text(u), json_text(p)), takes_auto_title: takes_auto_title(name, source) })
+}
+
+pub fn owner(conn: &Connection) -> AppResult<Owner> {
+    Ok(probe_meta(conn)?.owner)
 }
 
 /// A meta value (JSON text) as a string, `None` for null or anything else.
@@ -81,11 +75,7 @@ fn takes_auto_title(name: Option<String>, source: Option<String>) -> bool {
 
 /// The auto title, set once from the first user text: returns it when this call set it.
 pub fn set_auto_title(conn: &Connection, text: &str) -> AppResult<Option<String>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT (SELECT value FROM meta WHERE key = 'name'), (SELECT value FROM meta WHERE key = 'name_source')",
-    )?;
-    let (name, source): (Option<String>, Option<String>) = stmt.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    if !takes_auto_title(name, source) {
+    if !probe_meta(conn)?.takes_auto_title {
         return Ok(None);
     }
     put_auto_title(conn, text).map(Some)
@@ -239,18 +229,18 @@ mod meta_tests {
     use super::*;
 
     #[test]
-    fn append_meta_reads_owner_and_naming_in_one_go() {
+    fn probe_meta_reads_owner_and_naming_in_one_go() {
         let c = Connection::open_in_memory().unwrap();
         c.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;").unwrap();
         put_meta_json(&c, "user_id", &Value::String("u1".into())).unwrap();
         put_meta_json(&c, "project_id", &Value::Null).unwrap();
-        let m = append_meta(&c).unwrap();
+        let m = probe_meta(&c).unwrap();
         assert_eq!((m.owner, m.takes_auto_title), ((Some("u1".into()), None), true));
         assert_eq!(put_auto_title(&c, "  hello there\nsecond line").unwrap(), "hello there");
-        assert!(!append_meta(&c).unwrap().takes_auto_title, "named now");
+        assert!(!probe_meta(&c).unwrap().takes_auto_title, "named now");
         put_meta_json(&c, "name", &Value::Null).unwrap();
         put_meta_json(&c, "name_source", &Value::String("user".into())).unwrap();
-        assert!(!append_meta(&c).unwrap().takes_auto_title, "a name the user cleared stays cleared");
+        assert!(!probe_meta(&c).unwrap().takes_auto_title, "a name the user cleared stays cleared");
         assert_eq!(set_auto_title(&c, "x").unwrap(), None);
     }
 }
