@@ -12,22 +12,21 @@
 //! server), SQLite keeps its defaults: correct, only slower. `serve` logs which it is.
 
 use std::ffi::{c_int, c_void};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Once;
+use std::sync::OnceLock;
 
 use rusqlite::ffi;
 
-static CONFIGURE: Once = Once::new();
-static APPLIED: AtomicBool = AtomicBool::new(false);
+/// Set by the first [`configure`]: whether SQLite took the settings.
+static APPLIED: OnceLock<bool> = OnceLock::new();
 
 /// Whether [`configure`] took effect (logged at start-up, where tracing is set up).
 pub fn applied() -> bool {
-    APPLIED.load(Ordering::Relaxed)
+    APPLIED.get() == Some(&true)
 }
 
 /// Applies the settings; later calls do nothing. Call before opening any connection.
 pub fn configure() {
-    CONFIGURE.call_once(|| {
+    APPLIED.get_or_init(|| {
         // SQLite copies the struct before sqlite3_config returns.
         let methods = ffi::sqlite3_mem_methods {
             xMalloc: Some(sqlite_malloc),
@@ -48,7 +47,7 @@ pub fn configure() {
                 ffi::sqlite3_config(ffi::SQLITE_CONFIG_MALLOC, &methods as *const ffi::sqlite3_mem_methods),
             )
         };
-        APPLIED.store(stats == ffi::SQLITE_OK && malloc == ffi::SQLITE_OK, Ordering::Relaxed);
+        stats == ffi::SQLITE_OK && malloc == ffi::SQLITE_OK
     });
 }
 
