@@ -165,13 +165,19 @@ for t, title in peer_tables:
     md.append("“Planbase ÷ this”: the Planbase row of the same workload and connections (appends at "
               "equal durability: NORMAL ↔ synchronous_commit=off, FULL ↔ on) over this row.\n")
 
-# ---- head-to-head rounds (Planbase and PocketBase alternated, both servers up)
+# ---- head-to-head rounds (Planbase, PocketBase and the prototype alternated, all three up)
 h2h = by_table("head2head")
+
+
+def h2h_row(server, rnd):
+    return next((x for x in h2h if x.get("server") == server and x.get("round") == rnd), None)
+
+
 h2h_pairs = []
 for r in h2h:
     if r.get("server") != "planbase":
         continue
-    k = next((x for x in h2h if x.get("server") == "pocketbase" and x.get("round") == r.get("round")), None)
+    k = h2h_row("pocketbase", r.get("round"))
     if k and float(k.get("rps") or 0):
         h2h_pairs.append((r, k, float(r["rps"]) / float(k["rps"])))
 
@@ -184,20 +190,15 @@ def median(xs):
 
 h2h_median = median([x for _, _, x in h2h_pairs])
 
-
-def h2h_proto(a):
-    return next((x for x in h2h if x.get("server") == "proto" and x.get("round") == a.get("round")), None)
-
-
 if h2h_pairs:
     md.append("### Planbase and PocketBase head to head (alternating rounds)\n")
     body = []
     for a, b, x in h2h_pairs:
-        p = h2h_proto(a)
+        p = h2h_row("proto", a.get("round"))
         body.append([a.get("round"), num(a.get("rps")), num(a.get("p99_ms"), "{:.2f}"), errors(a), num(b.get("rps")),
                      num(b.get("p99_ms"), "{:.2f}"), errors(b), num(p and p.get("rps")), f"**{x:.2f}×**",
                      ratio(p, b), ratio(a, p, pct=True)])
-    protos = [(h2h_proto(a), b) for a, b, _ in h2h_pairs]
+    protos = [(h2h_row("proto", a.get("round")), b) for a, b, _ in h2h_pairs]
     proto_x = median([float(p["rps"]) / float(b["rps"]) for p, b in protos if p and float(b.get("rps") or 0)])
     share = median([float(a["rps"]) / float(p["rps"]) for (a, _, _), (p, _) in zip(h2h_pairs, protos)
                     if p and float(p.get("rps") or 0)])
